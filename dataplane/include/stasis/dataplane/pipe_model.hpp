@@ -66,6 +66,10 @@ struct pipe_state {
 class pipe_model {
 public:
     explicit pipe_model(const pipe_params &params);  // allocates; validates nothing (config does)
+    // Defined where `compiled` is complete (pipe_model.cpp, as `= default`).
+    ~pipe_model();
+    pipe_model(pipe_model &&) noexcept;
+    pipe_model &operator=(pipe_model &&) noexcept;
 
     // Runs the model for a packet of len_bytes arriving at arrival_ns. Arrival times must not go
     // backwards; an earlier one is treated as the last arrival time. No allocation, no exception.
@@ -100,6 +104,7 @@ private:
     pipe_state _s;  // _s.queue unused at run time; the ring below holds the queue
     queue_storage _ring;
     size_t _head = 0, _count = 0;
+    uint64_t _bytes = 0;  // bytes of the packets in the ring
 };
 
 // Departure FIFO capacity the runtime should preallocate for these parameters (fifo_slots if set):

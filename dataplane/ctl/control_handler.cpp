@@ -1,0 +1,163 @@
+// The delay node's control operations, in protobuf terms.
+#include "control_handler.hpp"
+
+#include <ctime>
+
+#include "ports.hpp"
+#include "stasis/dataplane/config.hpp"
+
+namespace stasis::dataplane {
+
+namespace ctl = stasis::control;
+
+namespace {
+
+int64_t realtime_ns()
+{
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+ctl::Reply fail(ctl::Status s, std::string msg)
+{
+    ctl::Reply r;
+    r.set_status(s);
+    r.set_message(std::move(msg));
+    return r;
+}
+
+ctl::Status status_of(const op_error &e)
+{
+    switch (e.what) {
+    case op_error::kind::not_found:
+        return ctl::NOT_FOUND;
+    case op_error::kind::invalid:
+        return ctl::INVALID_ARGUMENT;
+    case op_error::kind::failed:
+        break;
+    }
+    return ctl::FAILED;
+}
+
+void fill(ctl::PipeCounters &out, const pipe_counters &c)
+{
+    out.set_rx_packets(c.rx_packets.get());
+    out.set_rx_bytes(c.rx_bytes.get());
+    out.set_tx_packets(c.tx_packets.get());
+    out.set_tx_bytes(c.tx_bytes.get());
+    out.set_drop_loss(c.drop_loss.get());
+    out.set_drop_queue(c.drop_queue.get());
+    out.set_drop_red(c.drop_red.get());
+    out.set_drop_fifo(c.drop_fifo.get());
+    out.set_drop_tx(c.drop_tx.get());
+    out.set_queue_packets(uint32_t(c.queue_packets.get()));
+    out.set_queue_bytes(c.queue_bytes.get());
+    out.set_fifo_packets(uint32_t(c.fifo_packets.get()));
+    for (unsigned i = 0; i < latency_histogram::buckets; i++) {
+        if (const uint64_t n = c.lateness.count(i)) {
+            auto *b = out.add_lateness();
+            b->set_upper_ns(int64_t(latency_histogram::upper(i)));
+            b->set_count(n);
+        }
+    }
+    out.set_lateness_p50_ns(int64_t(c.lateness.quantile(0.50)));
+    out.set_lateness_p99_ns(int64_t(c.lateness.quantile(0.99)));
+    out.set_lateness_max_ns(int64_t(c.lateness.max()));
+}
+
+ctl::Reply link_show(delay_node &node, const ctl::LinkShow &q)
+{
+    ctl::Reply r;
+    auto *list = r.mutable_links();
+    for (const auto &l : node.links()) {
+        if (!q.link().empty() && q.link() != l.applied.name)
+            continue;
+        auto *info = list->add_links();
+        *info->mutable_link() = to_proto(l.applied);
+        info->set_worker_lcore(node.workers()[l.worker]->lcore());
+    }
+    if (!q.link().empty() && list->links_size() == 0)
+        return fail(ctl::NOT_FOUND, "no link named '" + q.link() + "'");
+    return r;
+}
+
+ctl::Reply link_set(delay_node &node, const ctl::LinkSet &q)
+{
+    const link_slot *l = node.find(q.link());
+    if (!l)
+        return fail(ctl::NOT_FOUND, "no link named '" + q.link() + "'");
+    const auto dir = q.direction() == ctl::LinkSet::A_TO_B   ? direction::a_to_b
+                     : q.direction() == ctl::LinkSet::B_TO_A ? direction::b_to_a
+                                                             : direction::both;
+    auto ab = apply_changes(l->applied.a_to_b, q.changes());
+    if (!ab)
+        return fail(ctl::INVALID_ARGUMENT, "link '" + q.link() + "' a_to_b: " + ab.error());
+    auto ba = apply_changes(l->applied.b_to_a, q.changes());
+    if (!ba)
+        return fail(ctl::INVALID_ARGUMENT, "link '" + q.link() + "' b_to_a: " + ba.error());
+    if (auto r = node.set_link(q.link(), dir, *ab, *ba); !r)
+        return fail(status_of(r.error()), r.error().message);
+    ctl::Reply r = link_show(node, [&] {
+        ctl::LinkShow s;
+        s.set_link(q.link());
+        return s;
+    }());
+    r.set_message("link '" + q.link() + "' updated");
+    return r;
+}
+
+ctl::Reply link_stats(delay_node &node, const ctl::LinkStats &q)
+{
+    ctl::Reply r;
+    auto *st = r.mutable_stats();
+    st->set_realtime_ns(realtime_ns());
+    for (const auto &l : node.links()) {
+        if (!q.link().empty() && q.link() != l.applied.name)
+            continue;
+        auto *lc = st->add_links();
+        lc->set_link(l.applied.name);
+        fill(*lc->mutable_a_to_b(), node.counters(l, true));
+        fill(*lc->mutable_b_to_a(), node.counters(l, false));
+    }
+    if (!q.link().empty() && st->links_size() == 0)
+        return fail(ctl::NOT_FOUND, "no link named '" + q.link() + "'");
+    for (uint16_t id : node.port_ids()) {
+        const port_counters &c = node.counters_of_port(id);
+        auto *pc = st->add_ports();
+        pc->set_port(port_name(id));
+        pc->set_rx_unmatched(c.rx_unmatched.get());
+        pc->set_rx_packets(c.rx_packets.get());
+        pc->set_tx_packets(c.tx_packets.get());
+    }
+    return r;
+}
+
+}  // namespace
+
+ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
+{
+    switch (req.op_case()) {
+    case ctl::Request::kHello: {
+        ctl::Reply r;
+        auto *h = r.mutable_hello();
+        h->set_agent("stasis-delayd");
+        h->set_version(STASIS_VERSION);
+        for (const char *cap : {"link.show", "link.set", "link.stats"})
+            h->add_capabilities(cap);
+        h->set_realtime_ns(realtime_ns());
+        return r;
+    }
+    case ctl::Request::kLinkShow:
+        return link_show(node, req.link_show());
+    case ctl::Request::kLinkSet:
+        return link_set(node, req.link_set());
+    case ctl::Request::kLinkStats:
+        return link_stats(node, req.link_stats());
+    case ctl::Request::OP_NOT_SET:
+        break;
+    }
+    return fail(ctl::BAD_REQUEST, "the request names no operation this agent knows");
+}
+
+}  // namespace stasis::dataplane

@@ -1,0 +1,77 @@
+// The delay node as the control thread sees it: links planned onto workers, ports, the mbuf pool,
+// and the operations of the control socket (show, set, stats).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stasis/dataplane/config.hpp"
+#include "tsc_clock.hpp"
+#include "worker.hpp"
+
+struct rte_mempool;
+
+namespace stasis::dataplane {
+
+enum class direction : uint8_t { both, a_to_b, b_to_a };
+
+// Where a link lives: its worker and the indexes of its two pipes there.
+struct link_slot {
+    link_config applied;  // the configuration as applied now (updated by set_link)
+    size_t worker = 0;
+    uint32_t pipe_ab = 0, pipe_ba = 0;
+};
+
+struct op_error {
+    enum class kind { not_found, invalid, failed } what;
+    std::string message;
+};
+
+class delay_node {
+public:
+    // Resolves every port and plans every link onto a worker; throws startup_error naming every
+    // problem (file, line, field) before anything is started: the daemon never starts half configured.
+    delay_node(const daemon_config &cfg, const tsc_clock &clock, const worker_options &opt);
+    ~delay_node();
+    delay_node(const delay_node &) = delete;
+    delay_node &operator=(const delay_node &) = delete;
+
+    // Creates the mbuf pool, starts the ports and launches the workers.
+    void start();
+    // Stops the workers (each finishes its loop turn) and the ports. Idempotent.
+    void stop();
+
+    const std::vector<link_slot> &links() const noexcept { return _links; }
+    const std::vector<std::unique_ptr<worker>> &workers() const noexcept { return _workers; }
+    const std::vector<uint16_t> &port_ids() const noexcept { return _port_ids; }
+    const daemon_config &config() const noexcept { return _cfg; }
+    const tsc_clock &clock() const noexcept { return _clock; }
+
+    const link_slot *find(const std::string &name) const;
+
+    // New parameters for one or both directions, applied by the owning worker at its next command
+    // poll; packets already queued keep their departures. Fails without changing anything.
+    std::expected<void, op_error> set_link(const std::string &name, direction dir,
+                                           const pipe_params &ab, const pipe_params &ba);
+
+    // Counters of a pipe and of a port (read without stopping the workers).
+    const pipe_counters &counters(const link_slot &l, bool a_to_b) const;
+    const port_counters &counters_of_port(uint16_t port_id) const;
+
+private:
+    std::expected<void, op_error> send(size_t worker, std::unique_ptr<command> c);
+
+    daemon_config _cfg;
+    tsc_clock _clock;
+    worker_options _opt;
+    std::vector<std::unique_ptr<worker>> _workers;
+    std::vector<link_slot> _links;
+    std::vector<uint16_t> _port_ids;  // every port in use
+    rte_mempool *_pool = nullptr;
+    bool _running = false;
+};
+
+}  // namespace stasis::dataplane

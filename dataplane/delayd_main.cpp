@@ -1,0 +1,144 @@
+// stasis-delayd: the delay node daemon. EAL arguments come first, ours after "--".
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <getopt.h>
+#include <string>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+#include "control_handler.hpp"
+#include "delay_node.hpp"
+#include "eal.hpp"
+#include "stasis/control/agent_server.hpp"
+#include "stasis/dataplane/config.hpp"
+
+namespace {
+
+using namespace stasis::dataplane;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+const char *usage_text =
+    "usage: stasis-delayd [EAL options] -- --config FILE [options]\n"
+    "\n"
+    "A DPDK delay node: emulates the delay, bandwidth, loss and queue of every link in FILE between\n"
+    "DPDK ports, and serves a ZeroMQ control socket (`stasis link ...`).\n"
+    "\n"
+    "EAL options (before --), for example:\n"
+    "  -l 0,1                     main lcore 0 (control), worker lcore 1; one worker per extra lcore\n"
+    "  --vdev net_af_packet0,iface=veth0   a port on a Linux interface (offloads off)\n"
+    "  --no-pci --in-memory       no PCI scan, no shared files (several daemons per host)\n"
+    "\n"
+    "Options (after --):\n"
+    "  -c, --config FILE          link configuration (protobuf text format, docs/CONFIG.md)\n"
+    "      --control ENDPOINT     ZeroMQ endpoint of the control socket (overrides daemon.control)\n"
+    "      --check                validate the configuration against the ports, then exit\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "Prints 'stasis-delayd: ready' on stdout when serving; SIGINT or SIGTERM stop it cleanly.\n";
+
+struct options {
+    std::string config, control;
+    bool check = false;
+};
+
+bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || (!strcmp(argv[i], "-h") && i > 1 && !strcmp(argv[i - 1], "--")))
+            return true;
+    return false;
+}
+
+// Parses our options (argv[0] is whatever precedes them). Returns false on a usage error.
+bool parse_options(int argc, char **argv, options &o)
+{
+    static const option longopts[] = {{"config", required_argument, nullptr, 'c'},
+                                      {"control", required_argument, nullptr, 'C'},
+                                      {"check", no_argument, nullptr, 'k'},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {nullptr, 0, nullptr, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, nullptr)) != -1) {
+        switch (c) {
+        case 'c': o.config = optarg; break;
+        case 'C': o.control = optarg; break;
+        case 'k': o.check = true; break;
+        default: return false;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stasis-delayd: unexpected argument '%s'\n", argv[optind]);
+        return false;
+    }
+    if (o.config.empty()) {
+        fprintf(stderr, "stasis-delayd: --config FILE is required\n");
+        return false;
+    }
+    return true;
+}
+
+int serve(delay_node &node, const std::string &endpoint)
+{
+    zmq::context_t ctx;
+    stasis::control::server_options so;
+    so.endpoint = endpoint;
+    stasis::control::agent_server server(
+        ctx, so, [&node](const stasis::control::Request &req) { return handle_request(node, req); });
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    node.start();
+    std::string lcores;
+    for (const auto &w : node.workers())
+        lcores += (lcores.empty() ? "" : ",") + std::to_string(w->lcore());
+    printf("stasis-delayd: ready: %zu link(s) on %zu worker(s) (lcores %s), control %s\n",
+           node.links().size(), node.workers().size(), lcores.c_str(), server.endpoint().c_str());
+    fflush(stdout);
+    while (!g_stop)
+        server.poll_once(std::chrono::milliseconds(100));
+    node.stop();
+    fprintf(stderr, "stasis-delayd: stopped\n");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    try {
+        eal_session eal(argc, argv);
+        argc -= eal.consumed();
+        argv += eal.consumed();
+        options o;
+        if (!parse_options(argc, argv, o)) {
+            fputs(usage_text, stderr);
+            return 2;
+        }
+        daemon_config cfg = load_config_file(o.config);
+        if (!o.control.empty())
+            cfg.control = o.control;
+        worker_options wo;
+        wo.burst = uint16_t(cfg.burst);
+        wo.idle_sleep_ns = cfg.idle_sleep_ns;
+        wo.idle_turns = cfg.idle_turns;
+        wo.command_poll_turns = cfg.command_poll_turns;
+        delay_node node(cfg, tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+        if (o.check) {
+            printf("stasis-delayd: %s: configuration is valid (%zu link(s))\n", o.config.c_str(),
+                   node.links().size());
+            return 0;
+        }
+        return serve(node, cfg.control);
+    } catch (const std::exception &e) {
+        fprintf(stderr, "stasis-delayd: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,72 @@
+// Per-pipe and per-port counters: written by the owning worker only, read by the control thread.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+
+namespace stasis::dataplane {
+
+// A counter with a single writer: a relaxed load-add-store (no locked instruction) that readers on
+// other threads see without tearing.
+class counter {
+public:
+    void add(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void set(uint64_t v) noexcept { _v.store(v, std::memory_order_relaxed); }
+    uint64_t get() const noexcept { return _v.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> _v{0};
+};
+
+// Log-linear histogram of non-negative nanosecond values: 8 buckets per power of two (12.5%
+// resolution) up to 2^40 ns, so p50/p99 can be read without storing samples.
+class latency_histogram {
+public:
+    static constexpr unsigned sub = 8;
+    static constexpr unsigned buckets = (40 - 2) * sub + sub;
+
+    static unsigned index(uint64_t v) noexcept {
+        if (v < sub)
+            return unsigned(v);
+        const unsigned e = 63 - unsigned(std::countl_zero(v));
+        if (e >= 40)
+            return buckets - 1;
+        return (e - 2) * sub + unsigned((v >> (e - 3)) & (sub - 1));
+    }
+    // Largest value that falls into bucket i.
+    static uint64_t upper(unsigned i) noexcept {
+        if (i < sub)
+            return i;
+        const unsigned e = i / sub + 2, m = i % sub;
+        return ((uint64_t(sub + m + 1)) << (e - 3)) - 1;
+    }
+
+    void record(int64_t v) noexcept {
+        const uint64_t u = v < 0 ? 0 : uint64_t(v);
+        _b[index(u)].add();
+        if (u > _max.get())
+            _max.set(u);
+    }
+    uint64_t count(unsigned i) const noexcept { return _b[i].get(); }
+    uint64_t max() const noexcept { return _max.get(); }
+    // Upper bound of the bucket holding the q-quantile (0 < q <= 1); 0 when empty.
+    uint64_t quantile(double q) const noexcept;
+
+private:
+    counter _b[buckets];
+    counter _max;
+};
+
+struct alignas(64) pipe_counters {
+    counter rx_packets, rx_bytes, tx_packets, tx_bytes;
+    counter drop_loss, drop_queue, drop_red, drop_fifo, drop_tx;
+    counter queue_packets, queue_bytes, fifo_packets;
+    latency_histogram lateness;
+};
+
+struct alignas(64) port_counters {
+    counter rx_packets, tx_packets, rx_unmatched, tx_dropped;
+};
+
+}  // namespace stasis::dataplane

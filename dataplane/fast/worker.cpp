@@ -1,0 +1,248 @@
+// The per-packet loop: RX burst, stamp, model, departure FIFO, TX of everything due. No allocation,
+// lock, log line or exception here; the only syscall is the idle sleep, taken when nothing is due.
+#include "worker.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include <rte_byteorder.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+namespace stasis::dataplane {
+
+namespace {
+
+constexpr int64_t never = INT64_MAX;
+// Wake this long before a departure: the sleep overshoots by a few microseconds even with 1 ns slack.
+constexpr int64_t wake_margin_ns = 20'000;
+
+// Puts the frame on the egress VLAN (or none). `tagged` says whether it carries a tag in its data.
+inline bool retag(rte_mbuf *&m, bool tagged, int32_t egress_vlan) noexcept
+{
+    if (tagged && egress_vlan >= 0) {
+        auto *vh = reinterpret_cast<rte_vlan_hdr *>(rte_pktmbuf_mtod(m, rte_ether_hdr *) + 1);
+        vh->vlan_tci = rte_cpu_to_be_16(
+            uint16_t((rte_be_to_cpu_16(vh->vlan_tci) & 0xf000) | uint16_t(egress_vlan)));
+        return true;
+    }
+    if (tagged)
+        return rte_vlan_strip(m) == 0;
+    m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+    if (egress_vlan >= 0) {
+        m->vlan_tci = uint16_t(egress_vlan);
+        return rte_vlan_insert(&m) == 0;
+    }
+    return true;
+}
+
+}  // namespace
+
+void worker::ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept
+{
+    uint16_t vid = untagged_slot;
+    bool tagged = false;
+    if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+        vid = m->vlan_tci & 0xfff;
+    } else if (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr)) {
+        const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+        if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
+            const auto *vh = reinterpret_cast<const rte_vlan_hdr *>(eth + 1);
+            vid = rte_be_to_cpu_16(vh->vlan_tci) & 0xfff;
+            tagged = true;
+        }
+    }
+    const uint32_t slot = port.vlan_map[vid];
+    if (slot == 0) {
+        port.ctr->rx_unmatched.add();
+        rte_pktmbuf_free(m);
+        return;
+    }
+    rt_pipe &pipe = pipes[slot - 1];
+    // The link carries the frame as a dedicated link would: without the multiplexing tag.
+    const uint32_t len = rte_pktmbuf_pkt_len(m) - (tagged ? sizeof(rte_vlan_hdr) : 0);
+    pipe.ctr->rx_packets.add();
+    pipe.ctr->rx_bytes.add(len);
+
+    const verdict v = pipe.model.arrive(arrival_ns, len);
+    switch (v.drop) {
+    case drop_reason::none:
+        break;
+    case drop_reason::loss:
+        pipe.ctr->drop_loss.add();
+        rte_pktmbuf_free(m);
+        return;
+    case drop_reason::queue:
+        pipe.ctr->drop_queue.add();
+        rte_pktmbuf_free(m);
+        return;
+    case drop_reason::red:
+        pipe.ctr->drop_red.add();
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (!retag(m, tagged, pipe.egress_vlan) || !pipe.fifo.push(m, v.depart_ns, arrival_ns)) {
+        pipe.ctr->drop_fifo.add();
+        rte_pktmbuf_free(m);
+    }
+}
+
+uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t &next_due) noexcept
+{
+    rt_port &port = ports[pipe.egress];
+    uint32_t sent = 0;
+    uint64_t bytes = 0;
+    while (!pipe.fifo.empty()) {
+        const auto &e = pipe.fifo.front();
+        if (e.depart_ns > now) {
+            next_due = std::min(next_due, e.depart_ns);
+            break;
+        }
+        if (port.n_pending == tx_pending_max)
+            break;  // the port is backed up: keep the packet queued, in order
+        pipe.ctr->lateness.record(now - e.depart_ns);
+        bytes += rte_pktmbuf_pkt_len(e.pkt);
+        port.pending[port.n_pending++] = e.pkt;
+        pipe.fifo.pop();
+        sent++;
+    }
+    if (sent) {
+        pipe.ctr->tx_packets.add(sent);
+        pipe.ctr->tx_bytes.add(bytes);
+    }
+    return sent;
+}
+
+void worker::flush(rt_port &port) noexcept
+{
+    if (port.n_pending == 0)
+        return;
+    const uint16_t n = rte_eth_tx_burst(port.port_id, 0, port.pending.get(), port.n_pending);
+    port.ctr->tx_packets.add(n);
+    if (n < port.n_pending)
+        std::memmove(port.pending.get(), port.pending.get() + n, (port.n_pending - n) * sizeof(rte_mbuf *));
+    port.n_pending = uint16_t(port.n_pending - n);
+}
+
+void worker::publish_occupancy(int64_t now) noexcept
+{
+    for (auto &p : pipes) {
+        const occupancy o = p.model.occupancy_at(now);
+        p.ctr->queue_packets.set(o.packets);
+        p.ctr->queue_bytes.set(o.bytes);
+        p.ctr->fifo_packets.set(p.fifo.size());
+    }
+}
+
+// Returns false when the worker must stop.
+bool worker::poll_commands(int64_t now) noexcept
+{
+    command *c;
+    bool go_on = true;
+    while (inbox.pop(c)) {
+        switch (c->kind) {
+        case command_kind::set_params: {
+            if (c->pipe >= pipes.size()) {
+                c->ok = false;
+                break;
+            }
+            rt_pipe &p = pipes[c->pipe];
+            c->ok = p.model.set_params(c->params, std::max(c->at_ns, now), &c->spare);
+            if (c->ok && c->fifo_spare.capacity() > p.fifo.capacity())
+                p.fifo.grow_into(c->fifo_spare);
+            break;
+        }
+        case command_kind::stop:
+            c->ok = true;
+            go_on = false;
+            break;
+        }
+        done.push(c);
+    }
+    return go_on;
+}
+
+void worker::idle_wait(int64_t now, int64_t next_due) noexcept
+{
+    int64_t ns = _opt.idle_sleep_ns;
+    if (next_due != never)
+        ns = std::min(ns, next_due - now - wake_margin_ns);
+    if (ns < 2'000)
+        return;  // too close to a departure to sleep: keep polling
+    timespec ts{0, long(ns)};
+    nanosleep(&ts, nullptr);
+}
+
+int worker::run() noexcept
+{
+    if (_opt.forward_only) {
+        forward_loop();
+        return 0;
+    }
+    rte_mbuf *rx[max_burst];
+    uint32_t idle = 0;
+    for (uint64_t turn = 1;; turn++) {
+        bool busy = false;
+        for (auto &port : ports) {
+            const uint16_t n = rte_eth_rx_burst(port.port_id, 0, rx, _opt.burst);
+            if (n == 0)
+                continue;
+            busy = true;
+            const int64_t t = _clock.now_ns();
+            port.ctr->rx_packets.add(n);
+            for (uint16_t i = 0; i < n; i++)
+                ingress(port, rx[i], t);
+        }
+        const int64_t now = _clock.now_ns();
+        int64_t next_due = never;
+        for (auto &pipe : pipes)
+            busy |= drain(pipe, now, next_due) != 0;
+        for (auto &port : ports)
+            flush(port);
+
+        if (turn % _opt.command_poll_turns == 0) {
+            _turns.store(turn, std::memory_order_relaxed);
+            publish_occupancy(now);
+            if (!poll_commands(now))
+                break;
+        }
+        if (busy) {
+            idle = 0;
+        } else if (++idle >= _opt.idle_turns && _opt.idle_sleep_ns > 0) {
+            idle_wait(now, next_due);
+        }
+    }
+    for (auto &port : ports)
+        flush(port);
+    return 0;
+}
+
+// The baseline of the benchmark: the same ports and bursts, no model. Port i forwards to the egress
+// port of its first pipe.
+void worker::forward_loop() noexcept
+{
+    rte_mbuf *rx[max_burst];
+    for (uint64_t turn = 1;; turn++) {
+        for (auto &port : ports) {
+            const uint16_t n = rte_eth_rx_burst(port.port_id, 0, rx, _opt.burst);
+            if (n == 0)
+                continue;
+            port.ctr->rx_packets.add(n);
+            const uint32_t slot = port.vlan_map[untagged_slot];
+            const uint16_t out = slot ? ports[pipes[slot - 1].egress].port_id : port.port_id;
+            const uint16_t sent = rte_eth_tx_burst(out, 0, rx, n);
+            port.ctr->tx_packets.add(sent);
+            for (uint16_t i = sent; i < n; i++)
+                rte_pktmbuf_free(rx[i]);
+        }
+        if (turn % _opt.command_poll_turns == 0) {
+            _turns.store(turn, std::memory_order_relaxed);
+            if (!poll_commands(_clock.now_ns()))
+                break;
+        }
+    }
+}
+
+}  // namespace stasis::dataplane

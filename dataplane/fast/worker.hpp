@@ -1,0 +1,81 @@
+// A worker lcore: owns some ports and every link on them, and runs the per-packet loop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "command.hpp"
+#include "counters.hpp"
+#include "departure_fifo.hpp"
+#include "tsc_clock.hpp"
+#include "stasis/dataplane/pipe_model.hpp"
+
+struct rte_mbuf;
+
+namespace stasis::dataplane {
+
+constexpr uint16_t untagged_slot = 4096;  // vlan_map index of frames without an 802.1Q tag
+constexpr uint16_t max_burst = 512;
+constexpr uint16_t tx_pending_max = 1024;
+
+// One direction of a link as the runtime holds it: the model, its departure FIFO, where it leaves.
+struct rt_pipe {
+    explicit rt_pipe(const pipe_params &p) : model(p), fifo(fifo_capacity_for(p)) {}
+    pipe_model model;
+    departure_fifo<rte_mbuf *> fifo;
+    uint16_t egress = 0;      // index into the worker's ports
+    int32_t egress_vlan = -1; // -1: untagged
+    std::unique_ptr<pipe_counters> ctr = std::make_unique<pipe_counters>();
+};
+
+struct rt_port {
+    uint16_t port_id = 0;
+    // vlan id (or untagged_slot) -> 1 + index of the pipe that receives it; 0: no link
+    std::unique_ptr<uint32_t[]> vlan_map = std::make_unique<uint32_t[]>(untagged_slot + 1);
+    std::unique_ptr<rte_mbuf *[]> pending = std::make_unique<rte_mbuf *[]>(tx_pending_max);
+    uint16_t n_pending = 0;
+    std::unique_ptr<port_counters> ctr = std::make_unique<port_counters>();
+};
+
+struct worker_options {
+    uint16_t burst = 32;
+    int64_t idle_sleep_ns = 50'000;  // 0: always busy-poll
+    uint32_t idle_turns = 256;
+    uint32_t command_poll_turns = 64;
+    bool forward_only = false;       // plain port-to-port forwarding, the benchmark's baseline
+};
+
+class worker {
+public:
+    worker(unsigned lcore, const tsc_clock &clock, worker_options opt)
+        : _lcore(lcore), _clock(clock), _opt(opt) {}
+
+    unsigned lcore() const noexcept { return _lcore; }
+    std::vector<rt_port> ports;
+    std::vector<rt_pipe> pipes;
+    command_queue inbox, done;
+
+    // The loop; returns when a stop command arrives. Runs on the worker's lcore.
+    int run() noexcept;
+    static int launch(void *self) { return static_cast<worker *>(self)->run(); }
+
+    uint64_t turns() const noexcept { return _turns.load(std::memory_order_relaxed); }
+
+private:
+    void ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept;
+    uint32_t drain(rt_pipe &pipe, int64_t now, int64_t &next_due) noexcept;
+    void flush(rt_port &port) noexcept;
+    bool poll_commands(int64_t now) noexcept;
+    void publish_occupancy(int64_t now) noexcept;
+    void idle_wait(int64_t now, int64_t next_due) noexcept;
+    void forward_loop() noexcept;
+
+    unsigned _lcore;
+    tsc_clock _clock;
+    worker_options _opt;
+    std::atomic<uint64_t> _turns{0};
+};
+
+}  // namespace stasis::dataplane

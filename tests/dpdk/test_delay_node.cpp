@@ -1,0 +1,237 @@
+// The delay node on ring ports: delay, rate, queue limits, VLAN multiplexing, runtime changes.
+#include <algorithm>
+#include <thread>
+
+#include <rte_mbuf.h>
+
+#include "node_fixture.hpp"
+
+namespace stasis::test {
+namespace {
+
+using dataplane::pipe_params;
+constexpr int64_t ms = 1'000'000, us = 1'000;
+
+int64_t median(std::vector<int64_t> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Sends n frames from `from`, one every gap_ns, and returns their send instants.
+std::vector<int64_t> send_paced(ring_port &from, uint32_t n, int64_t gap_ns, uint32_t len,
+                                std::optional<uint16_t> vlan = std::nullopt, uint32_t first_seq = 0)
+{
+    std::vector<int64_t> sent;
+    int64_t next = realtime_ns();
+    for (uint32_t i = 0; i < n; i++) {
+        while (realtime_ns() < next) {
+        }
+        sent.push_back(realtime_ns());
+        EXPECT_TRUE(from.inject(make_frame(len, first_seq + i, vlan)));
+        next += gap_ns;
+    }
+    return sent;
+}
+
+TEST_F(node_test, delay_is_applied_in_both_directions_and_never_early)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    pipe_params p;
+    p.delay_ns = 2 * ms;
+    start({make_link("l0", a, b, p)});
+
+    const auto sent = send_paced(a, 200, 100 * us, 100);
+    const auto got = collect(b, 200, realtime_ns() + 500 * ms);
+    ASSERT_EQ(got.size(), 200u);
+    std::vector<int64_t> delays;
+    for (size_t i = 0; i < got.size(); i++) {
+        ASSERT_EQ(got[i].seq, i) << "reordered or lost";
+        delays.push_back(got[i].at_ns - sent[i]);
+        EXPECT_GE(delays.back(), 2 * ms) << "frame " << i << " left early";
+    }
+    EXPECT_LE(median(delays), 2 * ms + 200 * us) << "median delay off by more than 200 us";
+
+    const auto back_sent = send_paced(b, 50, 100 * us, 100, std::nullopt, 1000);
+    const auto back = collect(a, 50, realtime_ns() + 500 * ms);
+    ASSERT_EQ(back.size(), 50u);
+    EXPECT_GE(back[0].at_ns - back_sent[0], 2 * ms);
+
+    const auto &c = node->counters(*node->find("l0"), true);
+    EXPECT_EQ(c.rx_packets.get(), 200u);
+    EXPECT_EQ(c.tx_packets.get(), 200u);
+    EXPECT_EQ(c.tx_bytes.get(), 200u * 100);
+    EXPECT_LE(c.lateness.quantile(0.5), uint64_t(100 * us)) << "worker sends late";
+}
+
+TEST_F(node_test, rate_serializes_back_to_back_frames)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    pipe_params p;
+    p.rate_bps = 10'000'000;  // 1250-byte frames take exactly 1 ms
+    start({make_link("l0", a, b, p)});
+
+    send_paced(a, 20, 0, 1250);
+    const auto got = collect(b, 20, realtime_ns() + 500 * ms);
+    ASSERT_EQ(got.size(), 20u);
+    const int64_t span = got.back().at_ns - got.front().at_ns;
+    EXPECT_NEAR(double(span), 19.0 * ms, 0.5 * ms) << "19 serialization times between first and last";
+    std::vector<int64_t> gaps;
+    for (size_t i = 1; i < got.size(); i++)
+        gaps.push_back(got[i].at_ns - got[i - 1].at_ns);
+    EXPECT_NEAR(double(median(gaps)), 1.0 * ms, 0.1 * ms);
+}
+
+TEST_F(node_test, queue_limit_in_slots_tail_drops_the_excess)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    pipe_params p;
+    p.rate_bps = 1'000'000;  // 1500 bytes = 12 ms: the queue cannot drain during the burst
+    p.queue_slots = 5;
+    start({make_link("l0", a, b, p)});
+
+    send_paced(a, 20, 0, 1500);
+    const auto got = collect(b, 20, realtime_ns() + 200 * ms);
+    const auto &c = node->counters(*node->find("l0"), true);
+    EXPECT_EQ(got.size(), 5u);
+    EXPECT_EQ(c.drop_queue.get(), 15u);
+    for (size_t i = 0; i < got.size(); i++)
+        EXPECT_EQ(got[i].seq, i) << "the first five are admitted";
+}
+
+TEST_F(node_test, vlans_multiplex_links_with_their_own_delay)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    pipe_params fast, slow;
+    fast.delay_ns = 1 * ms;
+    slow.delay_ns = 4 * ms;
+    start({make_link("v10", a, b, fast, 10, 10), make_link("v20", a, b, slow, 20, 30)});
+
+    const auto s10 = send_paced(a, 20, 200 * us, 200, 10, 0);
+    const auto got10 = collect(b, 20, realtime_ns() + 200 * ms);
+    const auto s20 = send_paced(a, 20, 200 * us, 200, 20, 100);
+    const auto got20 = collect(b, 20, realtime_ns() + 200 * ms);
+    send_paced(a, 5, 0, 200, 99, 500);  // no link on VLAN 99
+
+    ASSERT_EQ(got10.size(), 20u);
+    ASSERT_EQ(got20.size(), 20u);
+    std::vector<int64_t> d10, d20;
+    for (size_t i = 0; i < 20; i++) {
+        EXPECT_EQ(got10[i].vlan, std::optional<uint16_t>(10));
+        EXPECT_EQ(got20[i].vlan, std::optional<uint16_t>(30)) << "egress VLAN is the b end's";
+        EXPECT_EQ(got20[i].len, 204u) << "still one tag";
+        d10.push_back(got10[i].at_ns - s10[i]);
+        d20.push_back(got20[i].at_ns - s20[i]);
+    }
+    EXPECT_NEAR(double(median(d10)), 1.0 * ms, 0.2 * ms);
+    EXPECT_NEAR(double(median(d20)), 4.0 * ms, 0.2 * ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(node->counters_of_port(a.id()).rx_unmatched.get(), 5u);
+    EXPECT_EQ(node->counters(*node->find("v10"), true).rx_bytes.get(), 20u * 200) << "tag not counted";
+}
+
+TEST_F(node_test, untagged_to_tagged_and_back)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    start({make_link("l0", a, b, pipe_params{}, std::nullopt, 42)});
+    send_paced(a, 3, 0, 100);
+    const auto got = collect(b, 3, realtime_ns() + 100 * ms);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].vlan, std::optional<uint16_t>(42));
+    EXPECT_EQ(got[0].len, 104u);
+    send_paced(b, 3, 0, 100, 42, 10);
+    const auto back = collect(a, 3, realtime_ns() + 100 * ms);
+    ASSERT_EQ(back.size(), 3u);
+    EXPECT_EQ(back[0].vlan, std::nullopt);
+    EXPECT_EQ(back[0].len, 100u);
+}
+
+TEST_F(node_test, runtime_change_applies_without_losing_queued_packets)
+{
+    ring_port &a = add_port("a"), &b = add_port("b");
+    pipe_params p;
+    p.delay_ns = 1 * ms;
+    p.queue_slots = 50;
+    start({make_link("l0", a, b, p)});
+
+    std::vector<seen> got;
+    std::vector<int64_t> sent;
+    pipe_params q = p;
+    q.delay_ns = 3 * ms;
+    q.rate_bps = 100'000'000;
+    q.queue_slots = 2000;  // a larger queue: the worker gets new storage
+    for (uint32_t i = 0; i < 2000; i++) {
+        sent.push_back(realtime_ns());
+        ASSERT_TRUE(a.inject(make_frame(100, i)));
+        if (i == 1000)
+            ASSERT_TRUE(node->set_link("l0", dataplane::direction::a_to_b, q, p).has_value());
+        for (rte_mbuf *m; (m = b.take());) {
+            got.push_back({frame_seq(m), std::nullopt, 0, realtime_ns()});
+            rte_pktmbuf_free(m);
+        }
+        const int64_t until = realtime_ns() + 20 * us;
+        while (realtime_ns() < until) {
+        }
+    }
+    auto rest = collect(b, 2000 - got.size(), realtime_ns() + 500 * ms);
+    got.insert(got.end(), rest.begin(), rest.end());
+    ASSERT_EQ(got.size(), 2000u) << "a packet was lost across the change";
+    for (size_t i = 0; i < got.size(); i++)
+        ASSERT_EQ(got[i].seq, i);
+    EXPECT_NEAR(double(got[100].at_ns - sent[100]), 1.0 * ms, 0.3 * ms);
+    EXPECT_NEAR(double(got[1900].at_ns - sent[1900]), 3.0 * ms, 0.3 * ms);
+    EXPECT_EQ(node->find("l0")->applied.a_to_b.delay_ns, 3 * ms);
+    EXPECT_EQ(node->find("l0")->applied.b_to_a.delay_ns, 1 * ms) << "only a_to_b changed";
+}
+
+TEST_F(node_test, two_workers_each_own_a_port_pair)
+{
+    ring_port &a = add_port("a"), &b = add_port("b"), &c = add_port("c"), &d = add_port("d");
+    pipe_params p1, p2;
+    p1.delay_ns = 1 * ms;
+    p2.delay_ns = 2 * ms;
+    start({make_link("l1", a, b, p1), make_link("l2", c, d, p2)}, {1, 2}, 20 * us);
+    ASSERT_EQ(node->workers().size(), 2u);
+    EXPECT_NE(node->find("l1")->worker, node->find("l2")->worker);
+
+    const auto s1 = send_paced(a, 10, 200 * us, 100);
+    const auto s2 = send_paced(c, 10, 200 * us, 100);
+    const auto g1 = collect(b, 10, realtime_ns() + 200 * ms);
+    const auto g2 = collect(d, 10, realtime_ns() + 200 * ms);
+    ASSERT_EQ(g1.size(), 10u);
+    ASSERT_EQ(g2.size(), 10u);
+    EXPECT_GE(g1[0].at_ns - s1[0], 1 * ms);
+    EXPECT_GE(g2[0].at_ns - s2[0], 2 * ms);
+}
+
+TEST_F(node_test, links_sharing_a_port_share_a_worker)
+{
+    ring_port &a = add_port("a"), &b = add_port("b"), &c = add_port("c");
+    start({make_link("l1", a, b, pipe_params{}), make_link("l2", a, c, pipe_params{}, 7, std::nullopt)}, {1, 2},
+          20 * us);
+    EXPECT_EQ(node->find("l1")->worker, node->find("l2")->worker);
+}
+
+TEST(node_config, unknown_port_names_the_endpoint)
+{
+    dataplane::daemon_config cfg;
+    dataplane::link_config l;
+    l.name = "l0";
+    l.a.port = "no_such_port";
+    l.a.where = "x.conf:7: link 'l0' a.port";
+    l.b.port = "no_such_port_either";
+    l.b.where = "x.conf:8: link 'l0' b.port";
+    cfg.links.push_back(l);
+    cfg.worker_lcores = {1};
+    try {
+        dataplane::delay_node n(cfg, dataplane::tsc_clock::calibrate(rte_get_tsc_hz()), {});
+        FAIL() << "started with unknown ports";
+    } catch (const dataplane::startup_error &e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("x.conf:7: link 'l0' a.port: unknown port 'no_such_port'"), std::string::npos) << what;
+        EXPECT_NE(what.find("x.conf:8"), std::string::npos) << "every error is reported: " << what;
+    }
+}
+
+}  // namespace
+}  // namespace stasis::test

@@ -1,0 +1,167 @@
+// Benchmark (not a test): Mpps of one worker running a fully emulated link (delay + rate + queue)
+// against a plain forwarding loop of the same binary on the same vdevs, 64-byte frames, in one run.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+
+#include "delay_node.hpp"
+
+namespace {
+
+using namespace stasis::dataplane;
+
+struct result {
+    double mpps;
+    uint64_t p50_ns, p99_ns, max_ns;
+};
+
+struct bench_options {
+    double seconds = 2.0;
+    int rounds = 3;
+    unsigned frame = 64;
+    bool json = false;
+};
+
+link_config bench_link(bool emulate)
+{
+    link_config l;
+    l.name = "bench";
+    l.where = "bench link";
+    l.a.port = "net_null0";
+    l.a.where = "bench a";
+    l.b.port = "net_null1";
+    l.b.where = "bench b";
+    pipe_params p;
+    if (emulate) {
+        p.delay_ns = 100'000;          // 100 us delay line
+        p.rate_bps = 40'000'000'000;   // the server runs: 64-byte frames take 12.8 ns each
+        p.queue_slots = 1000;
+    }
+    l.a_to_b = l.b_to_a = p;
+    return l;
+}
+
+result run_once(bool emulate, const bench_options &o)
+{
+    daemon_config cfg;
+    cfg.links.push_back(bench_link(emulate));
+    cfg.worker_lcores = {1};
+    worker_options wo;
+    wo.forward_only = !emulate;
+    wo.idle_sleep_ns = 0;
+    delay_node node(cfg, tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+    node.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm up, fill the delay line
+    auto sent = [&] {
+        uint64_t n = 0;
+        for (uint16_t id : node.port_ids())
+            n += node.counters_of_port(id).tx_packets.get();
+        return n;
+    };
+    const uint64_t n0 = sent();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+    const uint64_t n1 = sent();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result r{double(n1 - n0) / dt / 1e6, 0, 0, 0};
+    if (emulate) {
+        const auto &c = node.counters(*node.find("bench"), true);
+        r.p50_ns = c.lateness.quantile(0.5);
+        r.p99_ns = c.lateness.quantile(0.99);
+        r.max_ns = c.lateness.max();
+    }
+    node.stop();
+    return r;
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+int usage(const char *argv0, int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: %s [EAL options] -- [--seconds S] [--rounds N] [--json]\n"
+            "Runs one worker over two net_null ports (64-byte frames), alternating a plain forwarding\n"
+            "loop and a fully emulated link (100 us delay, 40 Gbit/s, 1000-slot queue), and prints\n"
+            "Mpps of each, their ratio, and the emulated link's transmit lateness.\n"
+            "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --in-memory --no-huge -m 1024\n"
+            "  --vdev net_null0,size=64,copy=0 --vdev net_null1,size=64,copy=0\n",
+            argv0);
+    return rc;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help"))
+            return usage(argv[0], 0);
+    std::vector<std::string> eal = {argv[0]};
+    int i = 1;
+    for (; i < argc && strcmp(argv[i], "--"); i++)
+        eal.push_back(argv[i]);
+    if (eal.size() == 1)
+        eal.insert(eal.end(), {"--lcores", "0@0,1@1", "--no-pci", "--in-memory", "--no-huge", "-m", "1024",
+                               "--vdev", "net_null0,size=64,copy=0", "--vdev", "net_null1,size=64,copy=0",
+                               "--log-level", "lib.eal:error"});
+    bench_options o;
+    for (i++; i < argc; i++) {
+        if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            o.seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            o.rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json"))
+            o.json = true;
+        else
+            return usage(argv[0], 2);
+    }
+    std::vector<char *> cargs;
+    for (auto &s : eal)
+        cargs.push_back(s.data());
+    if (rte_eal_init(int(cargs.size()), cargs.data()) < 0) {
+        fprintf(stderr, "EAL initialization failed\n");
+        return 1;
+    }
+    std::vector<double> fwd, emu;
+    result last{};
+    try {
+        for (int r = 0; r < o.rounds; r++) {
+            fwd.push_back(run_once(false, o).mpps);
+            last = run_once(true, o);
+            emu.push_back(last.mpps);
+        }
+    } catch (const std::exception &e) {
+        fprintf(stderr, "bench: %s\n", e.what());
+        return 1;
+    }
+    const double f = median(fwd), e = median(emu);
+    if (o.json) {
+        printf("{\"forward_mpps\": %.3f, \"emulated_mpps\": %.3f, \"ratio\": %.3f, \"lateness_p50_ns\": %lu, "
+               "\"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu}\n",
+               f, e, e / f, last.p50_ns, last.p99_ns, last.max_ns);
+    } else {
+        printf("dataplane benchmark: one worker, 2 x net_null, 64-byte frames, median of %d rounds of %.1f s\n",
+               o.rounds, o.seconds);
+        printf("| loop                                   | Mpps   | ratio |\n");
+        printf("|----------------------------------------|--------|-------|\n");
+        printf("| plain forwarding (baseline)            | %6.2f | 1.00  |\n", f);
+        printf("| emulated link (100us, 40Gbit, q=1000)  | %6.2f | %.2f  |\n", e, e / f);
+        printf("\ntransmit lateness under that load (emulated, a_to_b, last round): p50 %lu ns, p99 %lu ns, "
+               "max %lu ns\n",
+               last.p50_ns, last.p99_ns, last.max_ns);
+    }
+    rte_eal_cleanup();
+    return 0;
+}
