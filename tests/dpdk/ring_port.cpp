@@ -30,6 +30,9 @@ ring_port::ring_port(const std::string &name) : _name(name)
     if (id < 0)
         throw std::runtime_error("cannot create ring port " + name);
     _id = uint16_t(id);
+    char dev[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(_id, dev) == 0)
+        _name = dev;  // the ring PMD prefixes the name ("net_ring_...")
 }
 
 ring_port::~ring_port()

@@ -4,6 +4,7 @@
 
 #include <rte_mbuf.h>
 
+#include "eal.hpp"
 #include "node_fixture.hpp"
 
 namespace stasis::test {
@@ -18,20 +19,39 @@ int64_t median(std::vector<int64_t> v)
     return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Sends n frames from `from`, one every gap_ns, and returns their send instants.
-std::vector<int64_t> send_paced(ring_port &from, uint32_t n, int64_t gap_ns, uint32_t len,
-                                std::optional<uint16_t> vlan = std::nullopt, uint32_t first_seq = 0)
-{
+// Sends n frames from `from`, one every gap_ns, while taking what arrives on `to`; returns the send
+// instants and what arrived (the test's thread does both, so arrival instants are not delayed by sending).
+struct exchange_result {
     std::vector<int64_t> sent;
+    std::vector<seen> got;
+};
+
+exchange_result exchange(ring_port &from, ring_port &to, uint32_t n, int64_t gap_ns, uint32_t len,
+                         std::optional<uint16_t> vlan = std::nullopt, uint32_t first_seq = 0,
+                         size_t expect = SIZE_MAX, int64_t linger_ns = 300 * ms)
+{
+    exchange_result r;
+    if (expect == SIZE_MAX)
+        expect = n;
     int64_t next = realtime_ns();
-    for (uint32_t i = 0; i < n; i++) {
-        while (realtime_ns() < next) {
+    int64_t deadline = INT64_MAX;
+    while (r.got.size() < expect || r.sent.size() < n) {
+        const int64_t now = realtime_ns();
+        if (r.sent.size() < n && now >= next) {
+            r.sent.push_back(now);
+            EXPECT_TRUE(from.inject(make_frame(len, first_seq + uint32_t(r.sent.size() - 1), vlan)));
+            next += gap_ns;
+            if (r.sent.size() == n)
+                deadline = now + linger_ns;
         }
-        sent.push_back(realtime_ns());
-        EXPECT_TRUE(from.inject(make_frame(len, first_seq + i, vlan)));
-        next += gap_ns;
+        if (rte_mbuf *m = to.take()) {
+            r.got.push_back({frame_seq(m), frame_vlan(m), rte_pktmbuf_pkt_len(m), realtime_ns()});
+            rte_pktmbuf_free(m);
+        }
+        if (now > deadline)
+            break;
     }
-    return sent;
+    return r;
 }
 
 TEST_F(node_test, delay_is_applied_in_both_directions_and_never_early)
@@ -41,8 +61,7 @@ TEST_F(node_test, delay_is_applied_in_both_directions_and_never_early)
     p.delay_ns = 2 * ms;
     start({make_link("l0", a, b, p)});
 
-    const auto sent = send_paced(a, 200, 100 * us, 100);
-    const auto got = collect(b, 200, realtime_ns() + 500 * ms);
+    const auto [sent, got] = exchange(a, b, 200, 100 * us, 100);
     ASSERT_EQ(got.size(), 200u);
     std::vector<int64_t> delays;
     for (size_t i = 0; i < got.size(); i++) {
@@ -52,8 +71,7 @@ TEST_F(node_test, delay_is_applied_in_both_directions_and_never_early)
     }
     EXPECT_LE(median(delays), 2 * ms + 200 * us) << "median delay off by more than 200 us";
 
-    const auto back_sent = send_paced(b, 50, 100 * us, 100, std::nullopt, 1000);
-    const auto back = collect(a, 50, realtime_ns() + 500 * ms);
+    const auto [back_sent, back] = exchange(b, a, 50, 100 * us, 100, std::nullopt, 1000);
     ASSERT_EQ(back.size(), 50u);
     EXPECT_GE(back[0].at_ns - back_sent[0], 2 * ms);
 
@@ -71,8 +89,7 @@ TEST_F(node_test, rate_serializes_back_to_back_frames)
     p.rate_bps = 10'000'000;  // 1250-byte frames take exactly 1 ms
     start({make_link("l0", a, b, p)});
 
-    send_paced(a, 20, 0, 1250);
-    const auto got = collect(b, 20, realtime_ns() + 500 * ms);
+    const auto got = exchange(a, b, 20, 0, 1250).got;
     ASSERT_EQ(got.size(), 20u);
     const int64_t span = got.back().at_ns - got.front().at_ns;
     EXPECT_NEAR(double(span), 19.0 * ms, 0.5 * ms) << "19 serialization times between first and last";
@@ -90,8 +107,7 @@ TEST_F(node_test, queue_limit_in_slots_tail_drops_the_excess)
     p.queue_slots = 5;
     start({make_link("l0", a, b, p)});
 
-    send_paced(a, 20, 0, 1500);
-    const auto got = collect(b, 20, realtime_ns() + 200 * ms);
+    const auto got = exchange(a, b, 20, 0, 1500, std::nullopt, 0, 5, 200 * ms).got;
     const auto &c = node->counters(*node->find("l0"), true);
     EXPECT_EQ(got.size(), 5u);
     EXPECT_EQ(c.drop_queue.get(), 15u);
@@ -107,11 +123,9 @@ TEST_F(node_test, vlans_multiplex_links_with_their_own_delay)
     slow.delay_ns = 4 * ms;
     start({make_link("v10", a, b, fast, 10, 10), make_link("v20", a, b, slow, 20, 30)});
 
-    const auto s10 = send_paced(a, 20, 200 * us, 200, 10, 0);
-    const auto got10 = collect(b, 20, realtime_ns() + 200 * ms);
-    const auto s20 = send_paced(a, 20, 200 * us, 200, 20, 100);
-    const auto got20 = collect(b, 20, realtime_ns() + 200 * ms);
-    send_paced(a, 5, 0, 200, 99, 500);  // no link on VLAN 99
+    const auto [s10, got10] = exchange(a, b, 20, 200 * us, 200, 10, 0);
+    const auto [s20, got20] = exchange(a, b, 20, 200 * us, 200, 20, 100);
+    exchange(a, b, 5, 0, 200, 99, 500, 0, 10 * ms);  // no link on VLAN 99
 
     ASSERT_EQ(got10.size(), 20u);
     ASSERT_EQ(got20.size(), 20u);
@@ -134,13 +148,11 @@ TEST_F(node_test, untagged_to_tagged_and_back)
 {
     ring_port &a = add_port("a"), &b = add_port("b");
     start({make_link("l0", a, b, pipe_params{}, std::nullopt, 42)});
-    send_paced(a, 3, 0, 100);
-    const auto got = collect(b, 3, realtime_ns() + 100 * ms);
+    const auto got = exchange(a, b, 3, 0, 100).got;
     ASSERT_EQ(got.size(), 3u);
     EXPECT_EQ(got[0].vlan, std::optional<uint16_t>(42));
     EXPECT_EQ(got[0].len, 104u);
-    send_paced(b, 3, 0, 100, 42, 10);
-    const auto back = collect(a, 3, realtime_ns() + 100 * ms);
+    const auto back = exchange(b, a, 3, 0, 100, 42, 10).got;
     ASSERT_EQ(back.size(), 3u);
     EXPECT_EQ(back[0].vlan, std::nullopt);
     EXPECT_EQ(back[0].len, 100u);
@@ -194,10 +206,8 @@ TEST_F(node_test, two_workers_each_own_a_port_pair)
     ASSERT_EQ(node->workers().size(), 2u);
     EXPECT_NE(node->find("l1")->worker, node->find("l2")->worker);
 
-    const auto s1 = send_paced(a, 10, 200 * us, 100);
-    const auto s2 = send_paced(c, 10, 200 * us, 100);
-    const auto g1 = collect(b, 10, realtime_ns() + 200 * ms);
-    const auto g2 = collect(d, 10, realtime_ns() + 200 * ms);
+    const auto [s1, g1] = exchange(a, b, 10, 200 * us, 100);
+    const auto [s2, g2] = exchange(c, d, 10, 200 * us, 100);
     ASSERT_EQ(g1.size(), 10u);
     ASSERT_EQ(g2.size(), 10u);
     EXPECT_GE(g1[0].at_ns - s1[0], 1 * ms);

@@ -26,6 +26,8 @@ struct verdict {
 struct queued_packet {
     int64_t service_end_ns;  // floor of the exact instant its serialization ends
     uint32_t len_bytes;
+
+    bool operator==(const queued_packet &) const = default;
 };
 
 // Queue occupancy at an instant: admitted packets whose serialization has not ended.

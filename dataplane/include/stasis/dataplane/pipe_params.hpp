@@ -14,6 +14,8 @@ struct gilbert_elliott_params {
     double r = 1;          // P(bad -> good) per packet
     double loss_good = 0;  // 1 - k
     double loss_bad = 1;   // 1 - h
+
+    bool operator==(const gilbert_elliott_params &) const = default;
 };
 
 // Emulab/Dummynet RED parameters. Thresholds are in packets for a slot-limited queue and in bytes for
@@ -23,6 +25,8 @@ struct red_params {
     double maxthresh = 15;  // max_th
     double q_weight = 0.002;
     uint32_t linterm = 10;  // max_p = 1/linterm
+
+    bool operator==(const red_params &) const = default;
 };
 
 struct pipe_params {

@@ -1,0 +1,60 @@
+// What every `stasis` subcommand shares: the command table, the connection context, output helpers.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <google/protobuf/message.h>
+
+#include "args.hpp"
+#include "stasis/control.pb.h"
+#include "stasis/control/agent_client.hpp"
+
+namespace stasis::tools {
+
+inline constexpr std::string_view default_control = "tcp://127.0.0.1:6001";
+
+// Global options, the command being run, and the client made on first use.
+class context {
+public:
+    std::string endpoint{default_control};
+    std::chrono::milliseconds timeout{1000};
+    int tries = 3;
+    std::string path = "stasis";  // the command as typed so far, for messages ("stasis link show")
+
+    // Sends the request; throws operation_error on no answer or a status other than OK.
+    control::Reply call(const control::Request &request);
+
+private:
+    std::unique_ptr<control::agent_client> _client;
+};
+
+// A leaf has `run`; a group has `subcommands` and dispatches to them by name. New subcommands
+// (freeze, save, snapshot ...) are new rows in a table.
+struct command {
+    std::string_view name;
+    std::string_view summary;   // one line, for the parent's help
+    std::string_view synopsis;  // after the path on the usage line: "[LINK] [--json]"
+    std::string_view help;      // what follows the usage line in --help
+    int (*run)(context &ctx, args &words) = nullptr;
+    std::span<const command> subcommands = {};
+};
+
+// Runs `cmd` (a leaf, or the subcommand named by the next word), or prints its help for --help/-h.
+// Returns the exit code; throws usage_error and operation_error.
+int run_command(const command &cmd, context &ctx, args &words);
+
+// The help text of `cmd` reached by `path`.
+std::string help_text(const command &cmd, std::string_view path);
+
+// The message as JSON (MessageToJsonString), for --json.
+void print_json(const google::protobuf::Message &message);
+
+// Top-level commands, each defined in its cli_*.cpp.
+extern const command hello_command;
+extern const command link_command;
+
+}  // namespace stasis::tools
