@@ -163,7 +163,7 @@ void delay_node::start()
             need += p.fifo.capacity();
     need += uint64_t(_port_ids.size()) * (rx_desc + tx_desc + tx_pending_max);
     uint32_t n = _cfg.mbufs ? _cfg.mbufs : uint32_t(std::min<uint64_t>(need, default_mbuf_cap));
-    _pool = rte_pktmbuf_pool_create("stasis_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+    _pool = rte_pktmbuf_pool_create("stasis_mbufs", n, RTE_MEMPOOL_CACHE_MAX_SIZE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
     if (!_pool)
         throw startup_error("cannot allocate " + std::to_string(n) + " mbufs: " + rte_error_text(rte_errno) +
                             " (more hugepages, EAL -m, or a smaller daemon.mbufs)");

@@ -44,7 +44,7 @@ struct worker_options {
     int64_t idle_sleep_ns = 50'000;  // 0: always busy-poll
     uint32_t idle_turns = 256;
     uint32_t command_poll_turns = 64;
-    bool forward_only = false;       // plain port-to-port forwarding, the benchmark's baseline
+    bool forward_only = false;       // classify and send at once, no emulation: the benchmark's baseline
 };
 
 class worker {
@@ -64,6 +64,8 @@ public:
     uint64_t turns() const noexcept { return _turns.load(std::memory_order_relaxed); }
 
 private:
+    // The pipe a frame belongs to (nullptr: none, counted), and whether its tag is in its data.
+    rt_pipe *classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept;
     void ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept;
     uint32_t drain(rt_pipe &pipe, int64_t now, int64_t &next_due) noexcept;
     void flush(rt_port &port) noexcept;

@@ -26,13 +26,13 @@ int main(int argc, char **argv)
 {
     testing::InitGoogleTest(&argc, argv);
     const std::string prefix = "--file-prefix=stasis-test-" + std::to_string(getpid());
-    std::vector<std::string> args = {argv[0], "--lcores", "0@0,1@1,2@1", "--no-pci", "--in-memory", prefix,
+    std::vector<std::string> args = {argv[0], "--lcores", "0@0,1@1,2@1", "--no-pci", prefix,
                                      "--log-level=lib.eal:error"};
-    if (std::getenv("STASIS_TEST_NO_HUGE") || !hugepages_free()) {
-        args.push_back("--no-huge");
-        args.push_back("-m");
-        args.push_back("512");
-    }
+    // --no-huge implies legacy memory, which EAL refuses to combine with --in-memory.
+    if (std::getenv("STASIS_TEST_NO_HUGE") || !hugepages_free())
+        args.insert(args.end(), {"--no-huge", "-m", "512", "--no-shconf"});
+    else
+        args.push_back("--in-memory");
     std::vector<char *> cargs;
     for (auto &a : args)
         cargs.push_back(a.data());

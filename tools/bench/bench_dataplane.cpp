@@ -28,9 +28,10 @@ struct bench_options {
     int rounds = 3;
     unsigned frame = 64;
     bool json = false;
+    int64_t delay_ns = 100'000;
 };
 
-link_config bench_link(bool emulate)
+link_config bench_link(bool emulate, const bench_options &o)
 {
     link_config l;
     l.name = "bench";
@@ -41,7 +42,7 @@ link_config bench_link(bool emulate)
     l.b.where = "bench b";
     pipe_params p;
     if (emulate) {
-        p.delay_ns = 100'000;          // 100 us delay line
+        p.delay_ns = o.delay_ns;
         p.rate_bps = 40'000'000'000;   // the server runs: 64-byte frames take 12.8 ns each
         p.queue_slots = 1000;
     }
@@ -52,7 +53,7 @@ link_config bench_link(bool emulate)
 result run_once(bool emulate, const bench_options &o)
 {
     daemon_config cfg;
-    cfg.links.push_back(bench_link(emulate));
+    cfg.links.push_back(bench_link(emulate, o));
     cfg.worker_lcores = {1};
     worker_options wo;
     wo.forward_only = !emulate;
@@ -88,6 +89,20 @@ double median(std::vector<double> v)
     return v[v.size() / 2];
 }
 
+bool hugepages_free(long want)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return false;
+    char line[256];
+    long n = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n >= want;
+}
+
 int usage(const char *argv0, int rc)
 {
     fprintf(rc ? stderr : stdout,
@@ -95,8 +110,8 @@ int usage(const char *argv0, int rc)
             "Runs one worker over two net_null ports (64-byte frames), alternating a plain forwarding\n"
             "loop and a fully emulated link (100 us delay, 40 Gbit/s, 1000-slot queue), and prints\n"
             "Mpps of each, their ratio, and the emulated link's transmit lateness.\n"
-            "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --in-memory --no-huge -m 1024\n"
-            "  --vdev net_null0,size=64,copy=0 --vdev net_null1,size=64,copy=0\n",
+            "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --vdev net_null0,size=64,copy=1\n"
+            "  --vdev net_null1,size=64,copy=1 and --in-memory with hugepages (else --no-huge -m 1024)\n",
             argv0);
     return rc;
 }
@@ -112,16 +127,23 @@ int main(int argc, char **argv)
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--"); i++)
         eal.push_back(argv[i]);
-    if (eal.size() == 1)
-        eal.insert(eal.end(), {"--lcores", "0@0,1@1", "--no-pci", "--in-memory", "--no-huge", "-m", "1024",
-                               "--vdev", "net_null0,size=64,copy=0", "--vdev", "net_null1,size=64,copy=0",
-                               "--log-level", "lib.eal:error"});
+    if (eal.size() == 1) {
+        eal.insert(eal.end(), {"--lcores", "0@0,1@1", "--no-pci", "--vdev", "net_null0,size=64,copy=1", "--vdev",
+                               "net_null1,size=64,copy=1", "--log-level", "lib.eal:error"});
+        // --no-huge implies legacy memory, which EAL refuses to combine with --in-memory.
+        if (hugepages_free(512))
+            eal.push_back("--in-memory");
+        else
+            eal.insert(eal.end(), {"--no-huge", "-m", "1024", "--no-shconf"});
+    }
     bench_options o;
     for (i++; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             o.seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             o.rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--delay-us") && i + 1 < argc)
+            o.delay_ns = int64_t(atof(argv[++i]) * 1000);
         else if (!strcmp(argv[i], "--json"))
             o.json = true;
         else
