@@ -12,6 +12,10 @@ namespace {
 
 using dataplane::pipe_params;
 constexpr int64_t ms = 1'000'000, us = 1'000;
+// The test's thread sees a frame when it polls: never before the worker sent it, but possibly much
+// later when the machine is busy. So "early" is checked strictly and "late" with this slack; the
+// worker's own lateness histogram checks its timeliness.
+constexpr int64_t observe_slack = 1 * ms;
 
 int64_t median(std::vector<int64_t> v)
 {
@@ -69,7 +73,7 @@ TEST_F(node_test, delay_is_applied_in_both_directions_and_never_early)
         delays.push_back(got[i].at_ns - sent[i]);
         EXPECT_GE(delays.back(), 2 * ms) << "frame " << i << " left early";
     }
-    EXPECT_LE(median(delays), 2 * ms + 200 * us) << "median delay off by more than 200 us";
+    EXPECT_LE(median(delays), 2 * ms + observe_slack);
 
     const auto [back_sent, back] = exchange(b, a, 50, 100 * us, 100, std::nullopt, 1000);
     ASSERT_EQ(back.size(), 50u);
@@ -89,14 +93,13 @@ TEST_F(node_test, rate_serializes_back_to_back_frames)
     p.rate_bps = 10'000'000;  // 1250-byte frames take exactly 1 ms
     start({make_link("l0", a, b, p)});
 
-    const auto got = exchange(a, b, 20, 0, 1250).got;
+    const auto [sent, got] = exchange(a, b, 20, 0, 1250);
     ASSERT_EQ(got.size(), 20u);
-    const int64_t span = got.back().at_ns - got.front().at_ns;
-    EXPECT_NEAR(double(span), 19.0 * ms, 0.5 * ms) << "19 serialization times between first and last";
-    std::vector<int64_t> gaps;
-    for (size_t i = 1; i < got.size(); i++)
-        gaps.push_back(got[i].at_ns - got[i - 1].at_ns);
-    EXPECT_NEAR(double(median(gaps)), 1.0 * ms, 0.1 * ms);
+    // Frame i cannot leave before i + 1 serialization times after the burst was sent.
+    for (size_t i = 0; i < got.size(); i++)
+        EXPECT_GE(got[i].at_ns - sent.front(), int64_t(i + 1) * ms) << "frame " << i << " beat the rate";
+    EXPECT_LE(got.back().at_ns - sent.front(), 20 * ms + observe_slack);
+    EXPECT_LE(node->counters(*node->find("l0"), true).lateness.quantile(0.5), uint64_t(100 * us));
 }
 
 TEST_F(node_test, queue_limit_in_slots_tail_drops_the_excess)
@@ -137,8 +140,10 @@ TEST_F(node_test, vlans_multiplex_links_with_their_own_delay)
         d10.push_back(got10[i].at_ns - s10[i]);
         d20.push_back(got20[i].at_ns - s20[i]);
     }
-    EXPECT_NEAR(double(median(d10)), 1.0 * ms, 0.2 * ms);
-    EXPECT_NEAR(double(median(d20)), 4.0 * ms, 0.2 * ms);
+    EXPECT_GE(*std::min_element(d10.begin(), d10.end()), 1 * ms);
+    EXPECT_LE(median(d10), 1 * ms + observe_slack);
+    EXPECT_GE(*std::min_element(d20.begin(), d20.end()), 4 * ms);
+    EXPECT_LE(median(d20), 4 * ms + observe_slack);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_EQ(node->counters_of_port(a.id()).rx_unmatched.get(), 5u);
     EXPECT_EQ(node->counters(*node->find("v10"), true).rx_bytes.get(), 20u * 200) << "tag not counted";
@@ -190,8 +195,10 @@ TEST_F(node_test, runtime_change_applies_without_losing_queued_packets)
     ASSERT_EQ(got.size(), 2000u) << "a packet was lost across the change";
     for (size_t i = 0; i < got.size(); i++)
         ASSERT_EQ(got[i].seq, i);
-    EXPECT_NEAR(double(got[100].at_ns - sent[100]), 1.0 * ms, 0.3 * ms);
-    EXPECT_NEAR(double(got[1900].at_ns - sent[1900]), 3.0 * ms, 0.3 * ms);
+    EXPECT_GE(got[100].at_ns - sent[100], 1 * ms);
+    EXPECT_LE(got[100].at_ns - sent[100], 1 * ms + observe_slack);
+    EXPECT_GE(got[1900].at_ns - sent[1900], 3 * ms) << "the new delay applies";
+    EXPECT_LE(got[1900].at_ns - sent[1900], 3 * ms + observe_slack);
     EXPECT_EQ(node->find("l0")->applied.a_to_b.delay_ns, 3 * ms);
     EXPECT_EQ(node->find("l0")->applied.b_to_a.delay_ns, 1 * ms) << "only a_to_b changed";
 }
