@@ -130,7 +130,7 @@ int main(int argc, char **argv)
         wo.idle_sleep_ns = cfg.idle_sleep_ns;
         wo.idle_turns = cfg.idle_turns;
         wo.command_poll_turns = cfg.command_poll_turns;
-        delay_node node(cfg, tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+        delay_node node(cfg, node_clock::calibrate(), wo);
         if (o.check) {
             printf("stasis-delayd: %s: configuration is valid (%zu link(s))\n", o.config.c_str(),
                    node.links().size());

@@ -68,7 +68,7 @@ std::string join_lines(const std::vector<std::string> &v)
 
 }  // namespace
 
-delay_node::delay_node(const daemon_config &cfg, const tsc_clock &clock, const worker_options &opt)
+delay_node::delay_node(const daemon_config &cfg, const node_clock &clock, const worker_options &opt)
     : _cfg(cfg), _clock(clock), _opt(opt)
 {
     std::vector<std::string> errors;
@@ -102,7 +102,7 @@ delay_node::delay_node(const daemon_config &cfg, const tsc_clock &clock, const w
 
     // Each group goes to the least loaded worker (by links), in configuration order.
     for (unsigned l : lcores)
-        _workers.push_back(std::make_unique<worker>(l, _clock, _opt));
+        _workers.push_back(std::make_unique<worker>(l, _clock, _opt, &_hold_from));
     std::map<uint16_t, size_t> group_worker;
     std::vector<size_t> load(_workers.size(), 0);
     std::vector<std::map<uint16_t, uint16_t>> port_index(_workers.size());
@@ -267,6 +267,113 @@ std::expected<void, op_error> delay_node::set_link(const std::string &name, dire
         l->applied.b_to_a = ba;
     }
     return {};
+}
+
+std::expected<void, op_error> delay_node::park_all()
+{
+    for (size_t i = 0; i < _workers.size(); i++) {
+        auto c = std::make_unique<command>();
+        c->kind = command_kind::park;
+        if (auto r = send(i, std::move(c)); !r) {
+            for (size_t j = 0; j < i; j++) {
+                auto u = std::make_unique<command>();
+                u->kind = command_kind::unpark;
+                (void)send(j, std::move(u));
+            }
+            return r;
+        }
+    }
+    return {};
+}
+
+void delay_node::unpark_all()
+{
+    for (size_t i = 0; i < _workers.size(); i++) {
+        auto c = std::make_unique<command>();
+        c->kind = command_kind::unpark;
+        (void)send(i, std::move(c));
+    }
+}
+
+std::expected<int64_t, op_error> delay_node::freeze(int64_t at_ns)
+{
+    constexpr int64_t guard_ns = 200'000;
+    const int64_t now = _clock.now_ns();
+    if (frozen())
+        return std::unexpected(op_error{op_error::kind::invalid,
+                                        "already frozen at " + std::to_string(_hold_from.load()) + "; thaw first"});
+    if (at_ns == 0)
+        at_ns = now + guard_ns;
+    else if (at_ns <= now)
+        return std::unexpected(op_error{op_error::kind::invalid,
+                                        "the freeze instant " + std::to_string(at_ns) + " is " +
+                                            std::to_string(now - at_ns) +
+                                            " ns in the past: frames may already have left after it"});
+    for (auto &w : _workers)
+        w->reset_noticed();
+    _hold_from.store(at_ns, std::memory_order_relaxed);
+    return at_ns;
+}
+
+std::expected<freeze_report, op_error> delay_node::freeze_status()
+{
+    if (!frozen())
+        return std::unexpected(op_error{op_error::kind::invalid, "not frozen"});
+    freeze_report r;
+    r.freeze_ns = _hold_from.load(std::memory_order_relaxed);
+    r.reached = _clock.now_ns() >= r.freeze_ns;
+    if (auto p = park_all(); !p)
+        return std::unexpected(p.error());
+    for (const auto &w : _workers)
+        r.workers.push_back({w->lcore(), w->noticed_ns()});
+    for (const auto &l : _links) {
+        auto &h = r.links.emplace_back();
+        h.link = l.applied.name;
+        const auto &w = *_workers[l.worker];
+        for (bool ab : {true, false}) {
+            const auto &fifo = w.pipes[ab ? l.pipe_ab : l.pipe_ba].fifo;
+            uint64_t bytes = 0;
+            for (uint32_t i = 0; i < fifo.size(); i++)
+                bytes += fifo.at(i).len;
+            (ab ? h.packets_ab : h.packets_ba) = fifo.size();
+            (ab ? h.bytes_ab : h.bytes_ba) = bytes;
+        }
+    }
+    unpark_all();
+    return r;
+}
+
+std::expected<int64_t, op_error> delay_node::thaw(int64_t at_ns)
+{
+    constexpr int64_t guard_ns = 1'000'000;
+    if (!frozen())
+        return std::unexpected(op_error{op_error::kind::invalid, "not frozen"});
+    const int64_t now = _clock.now_ns();
+    const int64_t f = _hold_from.load(std::memory_order_relaxed);
+    if (now < f) {  // a scheduled freeze that has not happened: cancel it, nothing was held
+        _hold_from.store(INT64_MAX, std::memory_order_relaxed);
+        return now;
+    }
+    if (at_ns == 0)
+        at_ns = std::max(now, f) + guard_ns;
+    else if (at_ns <= now)
+        return std::unexpected(op_error{op_error::kind::invalid,
+                                        "the resume instant " + std::to_string(at_ns) + " is in the past"});
+    if (at_ns < f)
+        return std::unexpected(op_error{op_error::kind::invalid, "the resume instant is before the freeze instant"});
+    if (auto p = park_all(); !p)
+        return std::unexpected(p.error());
+    const int64_t delta = at_ns - f;
+    for (auto &w : _workers) {
+        for (auto &p : w->pipes) {
+            p.fifo.shift(delta);
+            p.model.shift(delta);
+        }
+        w->reset_noticed();
+    }
+    _hold_from.store(INT64_MAX, std::memory_order_relaxed);
+    unpark_all();
+    return at_ns;
 }
 
 const pipe_counters &delay_node::counters(const link_slot &l, bool a_to_b) const

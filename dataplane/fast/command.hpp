@@ -15,6 +15,8 @@ namespace stasis::dataplane {
 enum class command_kind : uint8_t {
     set_params,  // new parameters for one pipe from at_ns on
     stop,        // leave the worker loop
+    park,        // stop touching pipes and FIFOs until unpark (snapshots, thaw)
+    unpark,
 };
 
 // Owned by the control thread; the worker fills the result fields and hands the same object back.

@@ -43,6 +43,14 @@ public:
     entry &at(uint32_t i) noexcept { return _slots[(_head + i) & _mask]; }
     void pop() noexcept { _head++; }
 
+    // Every instant of every held entry moves by delta_ns (thaw at R of a freeze at F: R - F).
+    void shift(int64_t delta_ns) noexcept {
+        for (uint64_t i = _head; i != _tail; i++) {
+            _slots[i & _mask].depart_ns += delta_ns;
+            _slots[i & _mask].arrival_ns += delta_ns;
+        }
+    }
+
     // Moves every entry, in order, into `bigger` (preallocated off the fast path) and swaps storage
     // with it, so the old storage is freed by whoever owns `bigger` now. False if it does not fit.
     bool grow_into(departure_fifo &bigger) noexcept {

@@ -104,15 +104,18 @@ void worker::ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept
     }
 }
 
-uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t &next_due) noexcept
+// Sends what is due at `now`, except what departs at or after the freeze instant: `hold_from`
+// (the freeze instant, or never) bounds the sends even when the worker notices the freeze late.
+uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &next_due) noexcept
 {
     rt_port &port = ports[pipe.egress];
     uint32_t sent = 0;
     uint64_t bytes = 0;
     while (!pipe.fifo.empty()) {
         const auto &e = pipe.fifo.front();
-        if (e.depart_ns > now) {
-            next_due = std::min(next_due, e.depart_ns);
+        if (e.depart_ns > now || e.depart_ns >= hold_from) {
+            if (e.depart_ns < hold_from)
+                next_due = std::min(next_due, e.depart_ns);  // held frames are not due
             break;
         }
         if (port.n_pending == tx_pending_max)
@@ -179,10 +182,37 @@ bool worker::poll_commands(int64_t now) noexcept
             c->ok = true;
             go_on = false;
             break;
+        case command_kind::park:
+            c->ok = true;
+            done.push(c);
+            park();
+            continue;
+        case command_kind::unpark:
+            c->ok = false;  // not parked
+            break;
         }
         done.push(c);
     }
     return go_on;
+}
+
+// Parked, the worker touches nothing of its own but the command queue, so that the control thread may
+// read and change pipes and FIFOs (snapshots, thaw) until it sends `unpark`. The queue's release and
+// acquire order the control thread's changes before the worker's next turn.
+void worker::park() noexcept
+{
+    for (;;) {
+        command *c;
+        if (inbox.pop(c)) {
+            const bool leave = c->kind == command_kind::unpark;
+            c->ok = leave;
+            done.push(c);
+            if (leave)
+                return;
+        }
+        timespec ts{0, 20'000};
+        nanosleep(&ts, nullptr);
+    }
 }
 
 void worker::idle_wait(int64_t now, int64_t next_due) noexcept
@@ -219,9 +249,12 @@ int worker::run() noexcept
                 ingress(port, rx[i], t);
         }
         const int64_t now = _clock.now_ns();
+        const int64_t hold_from = _hold_from->load(std::memory_order_relaxed);
+        if (now >= hold_from && _noticed_ns.load(std::memory_order_relaxed) == never)
+            _noticed_ns.store(now, std::memory_order_relaxed);
         int64_t next_due = never;
         for (auto &pipe : pipes)
-            busy |= drain(pipe, now, next_due) != 0;
+            busy |= drain(pipe, now, hold_from, next_due) != 0;
         for (auto &port : ports)
             flush(port);
 

@@ -9,7 +9,7 @@
 #include "command.hpp"
 #include "counters.hpp"
 #include "departure_fifo.hpp"
-#include "tsc_clock.hpp"
+#include "node_clock.hpp"
 #include "stasis/dataplane/pipe_model.hpp"
 
 struct rte_mbuf;
@@ -49,8 +49,10 @@ struct worker_options {
 
 class worker {
 public:
-    worker(unsigned lcore, const tsc_clock &clock, worker_options opt)
-        : _lcore(lcore), _clock(clock), _opt(opt) {}
+    // `hold_from` is the daemon's freeze instant (INT64_MAX: not frozen), shared by every worker and
+    // read once a turn; it must outlive the worker.
+    worker(unsigned lcore, const node_clock &clock, worker_options opt, const std::atomic<int64_t> *hold_from)
+        : _lcore(lcore), _clock(clock), _opt(opt), _hold_from(hold_from) {}
 
     unsigned lcore() const noexcept { return _lcore; }
     std::vector<rt_port> ports;
@@ -62,12 +64,17 @@ public:
     static int launch(void *self) { return static_cast<worker *>(self)->run(); }
 
     uint64_t turns() const noexcept { return _turns.load(std::memory_order_relaxed); }
+    // The first instant this worker's loop saw the clock at or past the freeze instant (INT64_MAX:
+    // not yet). Reset by the control thread while the worker is parked.
+    int64_t noticed_ns() const noexcept { return _noticed_ns.load(std::memory_order_relaxed); }
+    void reset_noticed() noexcept { _noticed_ns.store(INT64_MAX, std::memory_order_relaxed); }
 
 private:
     // The pipe a frame belongs to (nullptr: none, counted), and whether its tag is in its data.
     rt_pipe *classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept;
     void ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept;
-    uint32_t drain(rt_pipe &pipe, int64_t now, int64_t &next_due) noexcept;
+    uint32_t drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &next_due) noexcept;
+    void park() noexcept;
     void flush(rt_port &port) noexcept;
     bool poll_commands(int64_t now) noexcept;
     void publish_occupancy(int64_t now) noexcept;
@@ -75,9 +82,11 @@ private:
     void forward_loop() noexcept;
 
     unsigned _lcore;
-    tsc_clock _clock;
+    node_clock _clock;
     worker_options _opt;
     std::atomic<uint64_t> _turns{0};
+    const std::atomic<int64_t> *_hold_from;
+    std::atomic<int64_t> _noticed_ns{INT64_MAX};
 };
 
 }  // namespace stasis::dataplane

@@ -42,7 +42,7 @@ void node_test::start(std::vector<dataplane::link_config> links, std::vector<uns
     dataplane::worker_options wo;
     wo.idle_sleep_ns = idle_sleep_ns;
     wo.command_poll_turns = 16;
-    node = std::make_unique<dataplane::delay_node>(cfg, dataplane::tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+    node = std::make_unique<dataplane::delay_node>(cfg, dataplane::node_clock::calibrate(), wo);
     node->start();
 }
 

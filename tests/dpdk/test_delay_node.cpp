@@ -241,7 +241,7 @@ TEST(node_config, unknown_port_names_the_endpoint)
     cfg.links.push_back(l);
     cfg.worker_lcores = {1};
     try {
-        dataplane::delay_node n(cfg, dataplane::tsc_clock::calibrate(rte_get_tsc_hz()), {});
+        dataplane::delay_node n(cfg, dataplane::node_clock::calibrate(), {});
         FAIL() << "started with unknown ports";
     } catch (const dataplane::startup_error &e) {
         const std::string what = e.what();

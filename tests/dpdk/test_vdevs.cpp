@@ -48,7 +48,7 @@ std::unique_ptr<delay_node> start(const link_config &l)
     cfg.mbufs = 16383;
     worker_options wo;
     wo.idle_sleep_ns = 0;
-    auto node = std::make_unique<delay_node>(cfg, tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+    auto node = std::make_unique<delay_node>(cfg, node_clock::calibrate(), wo);
     node->start();
     return node;
 }

@@ -58,7 +58,7 @@ result run_once(bool emulate, const bench_options &o)
     worker_options wo;
     wo.forward_only = !emulate;
     wo.idle_sleep_ns = 0;
-    delay_node node(cfg, tsc_clock::calibrate(rte_get_tsc_hz()), wo);
+    delay_node node(cfg, node_clock::calibrate(), wo);
     node.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm up, fill the delay line
     auto sent = [&] {
