@@ -56,5 +56,7 @@ void print_json(const google::protobuf::Message &message);
 // Top-level commands, each defined in its cli_*.cpp.
 extern const command hello_command;
 extern const command link_command;
+extern const command freeze_command;
+extern const command thaw_command;
 
 }  // namespace stasis::tools

@@ -12,6 +12,8 @@ namespace {
 const command top_level[] = {
     hello_command,
     link_command,
+    freeze_command,
+    thaw_command,
 };
 
 const command root = {

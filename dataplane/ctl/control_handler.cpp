@@ -133,6 +133,56 @@ ctl::Reply link_stats(delay_node &node, const ctl::LinkStats &q)
     return r;
 }
 
+ctl::Reply freeze_reply(delay_node &node)
+{
+    auto rep = node.freeze_status();
+    if (!rep)
+        return fail(status_of(rep.error()), rep.error().message);
+    ctl::Reply r;
+    auto *f = r.mutable_freeze();
+    f->set_frozen(true);
+    f->set_freeze_ns(rep->freeze_ns);
+    f->set_reached(rep->reached);
+    for (const auto &w : rep->workers) {
+        auto *n = f->add_workers();
+        n->set_lcore(w.lcore);
+        n->set_noticed_ns(w.noticed_ns == INT64_MAX ? 0 : w.noticed_ns);
+    }
+    for (const auto &h : rep->links) {
+        auto *l = f->add_links();
+        l->set_link(h.link);
+        l->set_packets_a_to_b(h.packets_ab);
+        l->set_bytes_a_to_b(h.bytes_ab);
+        l->set_packets_b_to_a(h.packets_ba);
+        l->set_bytes_b_to_a(h.bytes_ba);
+    }
+    return r;
+}
+
+ctl::Reply freeze(delay_node &node, const ctl::Freeze &q)
+{
+    auto f = node.freeze(q.at_ns());
+    if (!f)
+        return fail(status_of(f.error()), f.error().message);
+    ctl::Reply r;
+    r.mutable_freeze()->set_frozen(true);
+    r.mutable_freeze()->set_freeze_ns(*f);
+    r.set_message("freezing at " + std::to_string(*f));
+    return r;
+}
+
+ctl::Reply thaw(delay_node &node, const ctl::Thaw &q)
+{
+    auto t = node.thaw(q.at_ns());
+    if (!t)
+        return fail(status_of(t.error()), t.error().message);
+    ctl::Reply r;
+    r.mutable_freeze()->set_frozen(false);
+    r.mutable_freeze()->set_resume_ns(*t);
+    r.set_message("resuming at " + std::to_string(*t));
+    return r;
+}
+
 }  // namespace
 
 ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
@@ -143,7 +193,7 @@ ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
         auto *h = r.mutable_hello();
         h->set_agent("stasis-delayd");
         h->set_version(STASIS_VERSION);
-        for (const char *cap : {"link.show", "link.set", "link.stats"})
+        for (const char *cap : {"link.show", "link.set", "link.stats", "freeze", "thaw"})
             h->add_capabilities(cap);
         h->set_realtime_ns(realtime_ns());
         return r;
@@ -154,6 +204,12 @@ ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
         return link_set(node, req.link_set());
     case ctl::Request::kLinkStats:
         return link_stats(node, req.link_stats());
+    case ctl::Request::kFreeze:
+        return freeze(node, req.freeze());
+    case ctl::Request::kFreezeStatus:
+        return freeze_reply(node);
+    case ctl::Request::kThaw:
+        return thaw(node, req.thaw());
     case ctl::Request::OP_NOT_SET:
         break;
     }

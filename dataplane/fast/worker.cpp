@@ -267,7 +267,8 @@ int worker::run() noexcept
         if (busy) {
             idle = 0;
         } else if (++idle >= _opt.idle_turns && _opt.idle_sleep_ns > 0) {
-            idle_wait(now, next_due);
+            // A scheduled freeze is an event too: be awake when it comes, to report it on time.
+            idle_wait(now, hold_from > now ? std::min(next_due, hold_from) : next_due);
         }
     }
     for (auto &port : ports)

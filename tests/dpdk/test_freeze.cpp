@@ -1,5 +1,6 @@
 // Freeze at a scheduled instant and thaw in place: the exact cut of in-flight frames on ring ports.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include <rte_mbuf.h>
@@ -69,6 +70,8 @@ TEST_F(node_test, freeze_holds_every_departure_at_or_after_the_instant_and_thaw_
     ASSERT_EQ(rep->workers.size(), 1u);
     EXPECT_GE(rep->workers[0].noticed_ns, f);
     EXPECT_LT(rep->workers[0].noticed_ns, f + 20 * ms) << "the worker noticed the freeze late";
+    RecordProperty("notice_delay_ns", std::to_string(rep->workers[0].noticed_ns - f));
+    std::printf("notice delay %lld ns\n", (long long)(rep->workers[0].noticed_ns - f));
     ASSERT_EQ(rep->links.size(), 1u);
     EXPECT_EQ(rep->links[0].packets_ab, s.sent.size() - s.got.size()) << "held = sent - received";
     EXPECT_EQ(rep->links[0].bytes_ab, rep->links[0].packets_ab * 100u);

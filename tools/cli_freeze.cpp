@@ -1,0 +1,142 @@
+// `stasis freeze` and `stasis thaw`: the exact cut of a delay node's in-flight frames, and resuming it.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "cli.hpp"
+#include "stasis/dataplane/units.hpp"
+
+namespace stasis::tools {
+namespace {
+
+int64_t realtime_ns()
+{
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// --at NS (absolute CLOCK_REALTIME ns) or --in DURATION (from now, e.g. 50ms); 0 = the agent's "now".
+int64_t instant_option(args &words)
+{
+    const auto at = words.int_option("--at", 1, INT64_MAX);
+    const auto in = words.option("--in");
+    if (at && in)
+        throw usage_error("give --at or --in, not both");
+    if (at)
+        return *at;
+    if (in) {
+        auto d = dataplane::parse_duration_ns(*in);
+        if (!d)
+            throw usage_error("--in: " + d.error());
+        return realtime_ns() + *d;
+    }
+    return 0;
+}
+
+std::string rel(int64_t t, int64_t f)
+{
+    const int64_t d = t - f;
+    return (d < 0 ? "-" : "+") + dataplane::format_duration(d < 0 ? -d : d);
+}
+
+void print_report(const control::FreezeReport &f)
+{
+    std::printf("frozen at F = %lld (CLOCK_REALTIME ns)%s\n", (long long)f.freeze_ns(),
+                f.reached() ? "" : ", not reached yet");
+    for (const auto &w : f.workers())
+        std::printf("  worker lcore %u noticed %s\n", w.lcore(),
+                    w.noticed_ns() ? ("F" + rel(w.noticed_ns(), f.freeze_ns())).c_str() : "not yet");
+    std::printf("  %-16s %12s %12s %12s %12s\n", "LINK", "A2B PKTS", "A2B BYTES", "B2A PKTS", "B2A BYTES");
+    for (const auto &l : f.links())
+        std::printf("  %-16s %12u %12llu %12u %12llu\n", l.link().c_str(), l.packets_a_to_b(),
+                    (unsigned long long)l.bytes_a_to_b(), l.packets_b_to_a(), (unsigned long long)l.bytes_b_to_a());
+}
+
+control::Reply status(context &ctx)
+{
+    control::Request request;
+    request.mutable_freeze_status();
+    return ctx.call(request);
+}
+
+int run_freeze(context &ctx, args &words)
+{
+    const bool json = words.flag("--json");
+    const bool only_status = words.flag("--status");
+    const bool no_wait = words.flag("--no-wait");
+    const int64_t at = only_status ? 0 : instant_option(words);
+    words.done();
+    if (!only_status) {
+        control::Request request;
+        request.mutable_freeze()->set_at_ns(at);
+        const control::Reply reply = ctx.call(request);
+        const int64_t f = reply.freeze().freeze_ns();
+        if (no_wait) {
+            if (json)
+                print_json(reply);
+            else
+                std::printf("freezing at F = %lld\n", (long long)f);
+            return 0;
+        }
+        // Ask for the report once every worker has had time to pass F.
+        const int64_t wait = f + 2'000'000 - realtime_ns();
+        if (wait > 0)
+            std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+    }
+    const control::Reply reply = status(ctx);
+    if (json)
+        print_json(reply);
+    else
+        print_report(reply.freeze());
+    return 0;
+}
+
+int run_thaw(context &ctx, args &words)
+{
+    const bool json = words.flag("--json");
+    const int64_t at = instant_option(words);
+    words.done();
+    control::Request request;
+    request.mutable_thaw()->set_at_ns(at);
+    const control::Reply reply = ctx.call(request);
+    if (json)
+        print_json(reply);
+    else
+        std::printf("resuming at R = %lld (CLOCK_REALTIME ns)\n", (long long)reply.freeze().resume_ns());
+    return 0;
+}
+
+}  // namespace
+
+constinit const command freeze_command = {
+    .name = "freeze",
+    .summary = "Freeze every link at an instant: hold what departs at or after it.",
+    .synopsis = "[--at NS | --in DURATION] [--no-wait] [--status] [--json]",
+    .help = "Frames that depart before the freeze instant F are sent; nothing departs at or after F;\n"
+            "frames that arrive after F are still accepted and held (the drain window). Then prints\n"
+            "when each worker noticed F and what each link holds.\n"
+            "Options:\n"
+            "  --at NS        F as absolute CLOCK_REALTIME nanoseconds\n"
+            "  --in DURATION  F this long from now (e.g. 20ms); default: now (plus the agent's 200 us guard)\n"
+            "  --no-wait      return once F is scheduled, without the report\n"
+            "  --status       only print the report of the current freeze\n"
+            "  --json         print the agent's reply as JSON\n",
+    .run = run_freeze,
+};
+
+constinit const command thaw_command = {
+    .name = "thaw",
+    .summary = "Resume a frozen delay node in place at an instant R.",
+    .synopsis = "[--at NS | --in DURATION] [--json]",
+    .help = "Every held instant t becomes t - F + R: the links resume as if the pause never happened.\n"
+            "Before F is reached, cancels the scheduled freeze.\n"
+            "Options:\n"
+            "  --at NS        R as absolute CLOCK_REALTIME nanoseconds\n"
+            "  --in DURATION  R this long from now; default: now + 1 ms\n"
+            "  --json         print the agent's reply as JSON\n",
+    .run = run_thaw,
+};
+
+}  // namespace stasis::tools
