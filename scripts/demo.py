@@ -27,7 +27,7 @@ def parse_args(argv):
     ap.add_argument("--pings", type=int, default=200, help="pings to send, 10 ms apart (default 200)")
     ap.add_argument("--seconds", type=int, default=5, help="iperf3 duration (default 5)")
     ap.add_argument("--build", default=os.path.join(REPO, "build"),
-                    help="meson build directory with dataplane/stasis-delayd and tools/stasis")
+                    help="meson build directory with dataplane/ctl/stasis-delayd and tools/stasis")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     return ap.parse_args(argv)
 

@@ -58,5 +58,10 @@ extern const command hello_command;
 extern const command link_command;
 extern const command freeze_command;
 extern const command thaw_command;
+extern const command save_command;
+extern const command load_command;
+extern const command resume_command;
+extern const command snapshot_command;
+extern const command replay_command;
 
 }  // namespace stasis::tools

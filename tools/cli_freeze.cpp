@@ -108,7 +108,67 @@ int run_thaw(context &ctx, args &words)
     return 0;
 }
 
+void print_snapshot(const control::SnapshotReport &s, const char *verb)
+{
+    std::printf("%s %s: %llu frames, %llu bytes in flight, file %llu bytes, F = %lld\n", verb, s.path().c_str(),
+                (unsigned long long)s.packets(), (unsigned long long)s.bytes(), (unsigned long long)s.file_bytes(),
+                (long long)s.freeze_ns());
+}
+
+int run_save_or_load(context &ctx, args &words, bool save)
+{
+    const bool json = words.flag("--json");
+    const auto path = words.next();
+    if (!path)
+        throw usage_error("a snapshot path is needed (on the agent's host)");
+    words.done();
+    control::Request request;
+    if (save)
+        request.mutable_save()->set_path(*path);
+    else
+        request.mutable_load()->set_path(*path);
+    const control::Reply reply = ctx.call(request);
+    if (json)
+        print_json(reply);
+    else
+        print_snapshot(reply.snapshot(), save ? "saved" : "loaded");
+    return 0;
+}
+
+int run_save(context &ctx, args &words) { return run_save_or_load(ctx, words, true); }
+int run_load(context &ctx, args &words) { return run_save_or_load(ctx, words, false); }
+
 }  // namespace
+
+constinit const command save_command = {
+    .name = "save",
+    .summary = "Write a frozen delay node's state to a snapshot file.",
+    .synopsis = "PATH [--json]",
+    .help = "PATH is on the agent's host. The file is written under a temporary name, fsynced and\n"
+            "renamed; on any failure (a full disk...) the agent stays frozen with its state intact.\n",
+    .run = run_save,
+};
+
+constinit const command load_command = {
+    .name = "load",
+    .summary = "Load a snapshot into a delay node (links matched by name); it stays frozen until resume.",
+    .synopsis = "PATH [--json]",
+    .help = "The links of the snapshot get its parameters, model states and held frames; the agent is\n"
+            "frozen at the snapshot's F until `stasis resume` (or `thaw`) at R shifts every instant by R - F.\n",
+    .run = run_load,
+};
+
+constinit const command resume_command = {
+    .name = "resume",
+    .summary = "Resume a frozen or loaded delay node at an instant R (the same as thaw).",
+    .synopsis = "[--at NS | --in DURATION] [--json]",
+    .help = "Every held instant t becomes t - F + R.\n"
+            "Options:\n"
+            "  --at NS        R as absolute CLOCK_REALTIME nanoseconds\n"
+            "  --in DURATION  R this long from now; default: now + 1 ms\n"
+            "  --json         print the agent's reply as JSON\n",
+    .run = run_thaw,
+};
 
 constinit const command freeze_command = {
     .name = "freeze",

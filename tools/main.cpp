@@ -14,6 +14,11 @@ const command top_level[] = {
     link_command,
     freeze_command,
     thaw_command,
+    save_command,
+    load_command,
+    resume_command,
+    replay_command,
+    snapshot_command,
 };
 
 const command root = {

@@ -183,6 +183,21 @@ ctl::Reply thaw(delay_node &node, const ctl::Thaw &q)
     return r;
 }
 
+ctl::Reply snapshot_reply(const std::expected<save_report, op_error> &r, const char *verb)
+{
+    if (!r)
+        return fail(status_of(r.error()), r.error().message);
+    ctl::Reply reply;
+    auto *s = reply.mutable_snapshot();
+    s->set_path(r->path);
+    s->set_freeze_ns(r->freeze_ns);
+    s->set_packets(r->packets);
+    s->set_bytes(r->bytes);
+    s->set_file_bytes(r->file_bytes);
+    reply.set_message(std::string(verb) + " " + r->path);
+    return reply;
+}
+
 }  // namespace
 
 ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
@@ -193,7 +208,7 @@ ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
         auto *h = r.mutable_hello();
         h->set_agent("stasis-delayd");
         h->set_version(STASIS_VERSION);
-        for (const char *cap : {"link.show", "link.set", "link.stats", "freeze", "thaw"})
+        for (const char *cap : {"link.show", "link.set", "link.stats", "freeze", "thaw", "save", "load"})
             h->add_capabilities(cap);
         h->set_realtime_ns(realtime_ns());
         return r;
@@ -210,6 +225,14 @@ ctl::Reply handle_request(delay_node &node, const ctl::Request &req)
         return freeze_reply(node);
     case ctl::Request::kThaw:
         return thaw(node, req.thaw());
+    case ctl::Request::kSave:
+        if (req.save().path().empty())
+            return fail(ctl::BAD_REQUEST, "save: no path");
+        return snapshot_reply(node.save(req.save().path()), "saved");
+    case ctl::Request::kLoad:
+        if (req.load().path().empty())
+            return fail(ctl::BAD_REQUEST, "load: no path");
+        return snapshot_reply(node.load(req.load().path()), "loaded");
     case ctl::Request::OP_NOT_SET:
         break;
     }

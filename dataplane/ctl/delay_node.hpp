@@ -43,6 +43,13 @@ struct freeze_report {
     std::vector<held> links;
 };
 
+// What a save wrote or a load read.
+struct save_report {
+    std::string path;
+    int64_t freeze_ns = 0;
+    uint64_t packets = 0, bytes = 0, file_bytes = 0;
+};
+
 struct op_error {
     enum class kind { not_found, invalid, failed } what;
     std::string message;
@@ -83,6 +90,13 @@ public:
     std::expected<freeze_report, op_error> freeze_status();
     // Resume in place at at_ns (0: now + 1 ms): every held instant t becomes t - F + at_ns.
     std::expected<int64_t, op_error> thaw(int64_t at_ns);
+    // Writes the frozen state (parameters, model states, held frames, instants relative to F) to a
+    // snapshot file. On any failure the node stays frozen with its state intact.
+    std::expected<save_report, op_error> save(const std::string &path);
+    // Replaces the state of the snapshot's links (matched by name) and freezes at its F: `thaw(R)`
+    // then resumes it (every instant t becomes t - F + R). Fails, changing nothing, when a link is
+    // missing or the file is damaged.
+    std::expected<save_report, op_error> load(const std::string &path);
     bool frozen() const noexcept { return _hold_from.load(std::memory_order_relaxed) != INT64_MAX; }
 
     // Counters of a pipe and of a port (read without stopping the workers).

@@ -9,8 +9,11 @@ namespace stasis::dataplane {
 
 namespace {
 
-// DPDK lengths exclude the FCS: the smallest Ethernet frame is 60 bytes.
+// DPDK lengths exclude the FCS: the smallest Ethernet frame on a wire is 60 bytes (FIFO sizing).
 constexpr uint64_t min_frame_bytes = 60;
+// A byte queue must never refuse a frame for want of ring slots, and captures or veth ports deliver
+// unpadded frames (a 54-byte TCP ACK): count its bytes in bare Ethernet headers.
+constexpr uint64_t min_queued_bytes = 14;
 constexpr uint64_t derived_cap = uint64_t(1) << 20;  // a byte queue or a derived FIFO stops here
 constexpr uint64_t min_cap = 64;
 constexpr uint64_t unlimited_bps = 10'000'000'000;   // the FIFO of an unlimited pipe: 10 Gbit/s ...
@@ -24,7 +27,7 @@ uint64_t queue_packets_max(const pipe_params &p) noexcept
 {
     if (p.queue_bytes == 0)
         return p.queue_slots;
-    return std::min((p.queue_bytes + min_frame_bytes - 1) / min_frame_bytes, derived_cap);
+    return std::min((p.queue_bytes + min_queued_bytes - 1) / min_queued_bytes, derived_cap);
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ struct loss_consts {
 loss_consts compile_loss(const pipe_params &p) noexcept;
 
 // Draws: none for loss_kind::none, one for Bernoulli, two for Gilbert-Elliott (transition, then loss).
-// Gilbert-Elliott moves first and then decides the loss in the state it moved to, as netem does, so a
-// packet that starts a bad period is already subject to the bad-state loss.
+// Gilbert-Elliott moves first and then decides the loss in the state it moved to, so a packet that
+// starts a bad period is already subject to the bad-state loss. (Mainline netem decides in the state
+// before the transition: its losses come one packet later in a burst; the long-run rate is the same.)
 inline bool lose(const loss_consts &c, rng_state &rng, bool &ge_bad) noexcept
 {
     switch (c.kind) {

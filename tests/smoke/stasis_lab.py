@@ -35,7 +35,7 @@ def vlan_ip(vid: int, host: str) -> str:
 def binaries() -> tuple[str, str]:
     """Paths of stasis-delayd and stasis: $STASIS_DELAYD/$STASIS_CLI (meson sets them) or build/."""
     build = os.environ.get("STASIS_BUILD_DIR", os.path.join(REPO, "build"))
-    delayd = os.environ.get("STASIS_DELAYD") or os.path.join(build, "dataplane", "stasis-delayd")
+    delayd = os.environ.get("STASIS_DELAYD") or os.path.join(build, "dataplane", "ctl", "stasis-delayd")
     cli = os.environ.get("STASIS_CLI") or os.path.join(build, "tools", "stasis")
     for p in (delayd, cli):
         if not os.access(p, os.X_OK):

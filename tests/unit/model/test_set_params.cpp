@@ -101,8 +101,8 @@ TEST(Capacity, QueueRing)
     EXPECT_EQ(pipe_model::queue_capacity_for(p), 1024u);
     p.queue_slots = 1024;
     EXPECT_EQ(pipe_model::queue_capacity_for(p), 1024u);
-    p.queue_bytes = 1'000'000;  // 16667 frames of 60 B
-    EXPECT_EQ(pipe_model::queue_capacity_for(p), 32768u);
+    p.queue_bytes = 1'000'000;  // 71429 bare 14-byte headers
+    EXPECT_EQ(pipe_model::queue_capacity_for(p), 131072u);
     p.queue_bytes = uint64_t(1) << 40;
     EXPECT_EQ(pipe_model::queue_capacity_for(p), size_t(1) << 20);
     EXPECT_EQ(queue_storage(100).capacity(), 128u);
