@@ -1,6 +1,7 @@
 // snapshot_writer: metadata records as they come, packets gathered into chunk records of about
 // format::chunk_target_bytes, checked order, and the first error ending the file.
 #include "stasis/snapshot/writer.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 #include <time.h>
 #include <unistd.h>
@@ -16,12 +17,7 @@ namespace stasis::snapshot {
 
 namespace {
 
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using dataplane::realtime_ns;
 
 std::string hostname()
 {

@@ -5,17 +5,13 @@
 #include <thread>
 
 #include "cli.hpp"
+#include "stasis/dataplane/realtime.hpp"
 #include "stasis/dataplane/units.hpp"
 
 namespace stasis::tools {
 namespace {
 
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using dataplane::realtime_ns;
 
 // --at NS (absolute CLOCK_REALTIME ns) or --in DURATION (from now, e.g. 50ms); 0 = the agent's "now".
 int64_t instant_option(args &words)

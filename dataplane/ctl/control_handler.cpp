@@ -1,5 +1,6 @@
 // The delay node's control operations, in protobuf terms.
 #include "control_handler.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 #include <ctime>
 
@@ -12,12 +13,6 @@ namespace ctl = stasis::control;
 
 namespace {
 
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 ctl::Reply fail(ctl::Status s, std::string msg)
 {

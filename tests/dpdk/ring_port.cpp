@@ -1,5 +1,6 @@
 // Ring-backed test ports and test frames.
 #include "ring_port.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 #include <cstring>
 #include <ctime>
@@ -116,11 +117,5 @@ std::optional<uint16_t> frame_vlan(const rte_mbuf *m)
     return uint16_t(rte_be_to_cpu_16(reinterpret_cast<const rte_vlan_hdr *>(eth + 1)->vlan_tci) & 0xfff);
 }
 
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace stasis::test

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "stasis/dataplane/realtime.hpp"
+
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_ring;
@@ -37,6 +39,6 @@ rte_mbuf *make_frame(uint32_t len, uint32_t seq, std::optional<uint16_t> vlan = 
 uint32_t frame_seq(const rte_mbuf *m);
 std::optional<uint16_t> frame_vlan(const rte_mbuf *m);
 
-int64_t realtime_ns();
+using dataplane::realtime_ns;
 
 }  // namespace stasis::test

@@ -12,17 +12,12 @@
 #include <rte_eal.h>
 
 #include "delay_node.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 namespace {
 
 using namespace stasis::dataplane;
 
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 link_config null_link(const std::string &name, int a, int b)
 {

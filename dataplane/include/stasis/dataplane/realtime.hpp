@@ -1,0 +1,16 @@
+// CLOCK_REALTIME in nanoseconds: the time base of freeze and resume instants across hosts.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+namespace stasis::dataplane {
+
+inline int64_t realtime_ns() noexcept
+{
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace stasis::dataplane
