@@ -7,6 +7,7 @@
 #include "stasis/dataplane/units.hpp"
 #include "stasis/replay/fidelity.hpp"
 #include "stasis/replay/link_options.hpp"
+#include "stasis/replay/live.hpp"
 #include "stasis/replay/plot.hpp"
 #include "stasis/replay/replay.hpp"
 
@@ -58,6 +59,9 @@ int run_replay(context &, args &words)
     const auto plot_dir = words.option("--plot");
     const int64_t at = duration_option(words, "--checkpoint-at");
     const int64_t pause = duration_option(words, "--pause");
+    const bool live = words.flag("--live");
+    const auto tx_iface = words.option("--tx-iface");
+    const auto rx_iface = words.option("--rx-iface");
     const auto in = words.next();
     const auto out = words.next();
     words.done();
@@ -69,6 +73,12 @@ int run_replay(context &, args &words)
         throw usage_error(link.error());
     if (pause >= 0 && at < 0)
         throw usage_error("--pause needs --checkpoint-at");
+    if (live && (!tx_iface || !rx_iface))
+        throw usage_error("--live needs --tx-iface and --rx-iface");
+    if (!live && (tx_iface || rx_iface))
+        throw usage_error("--tx-iface and --rx-iface go with --live");
+    if (live && at >= 0)
+        throw usage_error("--checkpoint-at is for the virtual replay, not --live");
     o.in_path = *in;
     o.out_path = *out;
     o.params = *link;
@@ -81,10 +91,28 @@ int run_replay(context &, args &words)
         if (plot_dir)
             replay::require_gnuplot();  // before the work, not after it
         replay::fidelity_report report(o.params);
-        const replay::replay_summary summary = replay::run_replay(o, &report);
+        std::string live_json;
+        replay::replay_summary summary;
+        if (live) {
+            replay::live_options l{*tx_iface, *rx_iface};
+            replay::live_stats stats;
+            summary = replay::run_live(o, l, report, stats);
+            std::fputs(replay::live_text(stats).c_str(), stdout);
+            live_json = replay::live_json(l, stats);
+        } else {
+            summary = replay::run_replay(o, &report);
+        }
         std::fputs(report.text(o, summary).c_str(), stdout);
-        if (report_path)
-            write_report(*report_path, report.json(o, summary));
+        if (report_path) {
+            std::string json = report.json(o, summary);
+            if (live) {  // one more member of the top-level object
+                const auto close = json.rfind('}');
+                while (!live_json.empty() && live_json.back() == '\n')
+                    live_json.pop_back();
+                json = json.substr(0, close) + ",\n\"live\": " + live_json + "\n}\n";
+            }
+            write_report(*report_path, json);
+        }
         if (plot_dir)
             replay::write_plots(*plot_dir, report, o.params);
     } catch (const replay::replay_error &e) {
@@ -100,7 +128,8 @@ constinit const command replay_command = {
     .name = "replay",
     .summary = "Replay a capture through one emulated link in virtual time, with a fidelity report.",
     .synopsis = "IN.pcap OUT.pcap [LINK OPTIONS] [--report FILE.json] [--plot DIR]\n"
-                "       [--checkpoint-at T [--pause D]]",
+                "       [--checkpoint-at T [--pause D]]\n"
+                "       IN.pcap OUT.pcap --live --tx-iface IF_A --rx-iface IF_B [LINK OPTIONS] [--report ..]",
     .help = "Every packet of IN (Ethernet, pcap or pcapng) arrives at its timestamp with its wire\n"
             "length; OUT (a nanosecond pcap) holds the packets the link delivers, stamped with their\n"
             "departure instants. Nothing runs in real time; the result is exact to the nanosecond.\n"
@@ -125,6 +154,13 @@ constinit const command replay_command = {
             "                       state and the packets in flight, restore them into a new link\n"
             "  --pause D            ... which resumes D later (default 0): arrivals from T on and\n"
             "                       departures from T on move by D\n"
+            "Live (needs CAP_NET_RAW): --live --tx-iface IF_A --rx-iface IF_B\n"
+            "  sends every frame of IN out of IF_A at its recorded offset from now + 200 ms, through a\n"
+            "  running stasis-delayd, and captures on IF_B with kernel receive timestamps until the\n"
+            "  last expected departure + 1 s. Received frames are matched to sent ones by their bytes\n"
+            "  (equal frames in send order); OUT holds them, stamped with their receive times. The\n"
+            "  report compares them with the model run on the actual send instants: the LINK OPTIONS\n"
+            "  must describe the daemon's link (IF_A -> IF_B direction); nothing checks that they do.\n"
             "Example:\n"
             "  stasis replay in.pcap out.pcap --delay 7ms --rate 12Mbit --queue 50 --report r.json\n",
     .run = run_replay,
