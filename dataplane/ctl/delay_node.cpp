@@ -209,12 +209,17 @@ void delay_node::stop()
     }
 }
 
-const link_slot *delay_node::find(const std::string &name) const
+link_slot *delay_node::slot_named(const std::string &name)
 {
-    for (const auto &l : _links)
+    for (auto &l : _links)
         if (l.applied.name == name)
             return &l;
     return nullptr;
+}
+
+const link_slot *delay_node::find(const std::string &name) const
+{
+    return const_cast<delay_node *>(this)->slot_named(name);
 }
 
 std::expected<void, op_error> delay_node::send(size_t w, std::unique_ptr<command> c)
@@ -241,7 +246,7 @@ std::expected<void, op_error> delay_node::send(size_t w, std::unique_ptr<command
 std::expected<void, op_error> delay_node::set_link(const std::string &name, direction dir,
                                                    const pipe_params &ab, const pipe_params &ba)
 {
-    link_slot *l = const_cast<link_slot *>(find(name));
+    link_slot *l = slot_named(name);
     if (!l)
         return std::unexpected(op_error{op_error::kind::not_found, "no link named '" + name + "'"});
     auto apply = [&](uint32_t pipe, const pipe_params &old_p, const pipe_params &p) -> std::expected<void, op_error> {

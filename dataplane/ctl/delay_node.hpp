@@ -104,6 +104,7 @@ public:
     const port_counters &counters_of_port(uint16_t port_id) const;
 
 private:
+    link_slot *slot_named(const std::string &name);
     std::expected<void, op_error> send(size_t worker, std::unique_ptr<command> c);
     // Every worker parked (or none: on failure the parked ones are released again).
     std::expected<void, op_error> park_all();

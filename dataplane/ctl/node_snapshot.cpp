@@ -112,7 +112,7 @@ std::expected<save_report, op_error> delay_node::load(const std::string &path)
     std::vector<link_slot *> targets;
     std::string missing;
     for (const auto &ls : reader->links()) {
-        link_slot *t = const_cast<link_slot *>(find(ls.link.name));
+        link_slot *t = slot_named(ls.link.name);
         if (!t)
             missing += (missing.empty() ? "" : ", ") + ("'" + ls.link.name + "'");
         targets.push_back(t);
