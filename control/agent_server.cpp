@@ -1,7 +1,9 @@
 // The agent's ROUTER loop: decode, deduplicate retries, dispatch, answer.
 #include "stasis/control/agent_server.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <vector>
@@ -13,6 +15,33 @@
 namespace stasis::control {
 namespace {
 
+// ZMQ_ZAP_ENFORCE_DOMAIN: a draft option in libzmq 4.3's header that the library implements. With
+// it a CURVE handshake fails when no ZAP handler answers, instead of letting every key in.
+constexpr int zap_enforce_domain_option = 93;
+
+// Plain mode's loopback rule, the key checks, and the ZAP handler, before the socket exists.
+std::optional<zap_handler> open_zap(zmq::context_t &ctx, const server_options &options)
+{
+    if (!options.curve) {
+        if (!is_loopback_endpoint(options.endpoint))
+            throw std::runtime_error("refusing a plain (unauthenticated) control socket on " + options.endpoint +
+                                     ": other hosts could reach it; use CURVE keys (docs/SECURITY.md) or a "
+                                     "loopback endpoint (tcp://127.0.0.1:PORT, ipc://PATH)");
+        return std::nullopt;
+    }
+    const auto &curve = *options.curve;
+    if (!is_z85_key(curve.keys.secret_key) || public_key_of(curve.keys.secret_key) != curve.keys.public_key)
+        throw std::invalid_argument("agent_server: the CURVE key pair is not a matching pair of Z85 keys");
+    if (curve.allowed.empty())
+        throw std::invalid_argument("agent_server: CURVE with an empty allow-list would let no controller in");
+    auto log = options.log;
+    if (!log)
+        log = [where = options.endpoint](const std::string &line) {
+            std::fprintf(stderr, "stasis agent %s: %s\n", where.c_str(), line.c_str());
+        };
+    return std::optional<zap_handler>(std::in_place, ctx, curve.allowed, curve.zap_domain, std::move(log));
+}
+
 zmq::socket_t open_socket(zmq::context_t &ctx, const server_options &options)
 {
     zmq::socket_t socket(ctx, zmq::socket_type::router);
@@ -21,15 +50,22 @@ zmq::socket_t open_socket(zmq::context_t &ctx, const server_options &options)
     // still find their cached replies.
     socket.set(zmq::sockopt::router_handover, 1);
     socket.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
-    // CURVE goes here: curve_server, curve_secretkey, zap_domain (the ZAP handler is a separate
-    // inproc://zeromq.zap.01 responder on the same context).
+    if (options.curve) {
+        socket.set(zmq::sockopt::curve_server, true);
+        socket.set(zmq::sockopt::curve_secretkey, options.curve->keys.secret_key);
+        socket.set(zmq::sockopt::zap_domain, options.curve->zap_domain);
+        const int on = 1;
+        // Older libzmq lacks it; our handler is bound before this socket and outlives it anyway.
+        zmq_setsockopt(socket.handle(), zap_enforce_domain_option, &on, sizeof on);
+    }
     return socket;
 }
 
 }  // namespace
 
 agent_server::agent_server(zmq::context_t &ctx, server_options options, request_handler handler)
-    : _socket(open_socket(ctx, options)), _options(std::move(options)), _handler(std::move(handler)),
+    : _zap(open_zap(ctx, options)), _socket(open_socket(ctx, options)), _options(std::move(options)),
+      _handler(std::move(handler)),
       _cache(_options.cache_per_peer, _options.cache_peers, _options.cache_bytes)
 {
     if (!_handler)
@@ -47,15 +83,18 @@ agent_server::agent_server(zmq::context_t &ctx, server_options options, request_
 
 size_t agent_server::poll_once(std::chrono::milliseconds timeout)
 {
-    zmq::pollitem_t item{_socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0},
+                               {_zap ? _zap->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-        if (zmq::poll(&item, 1, timeout) == 0)
+        if (zmq::poll(items, _zap ? 2 : 1, timeout) == 0)
             return 0;
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR)  // a signal, perhaps the one that called stop()
             return 0;
         throw;  // ETERM: the context is going away, the owner is shutting down
     }
+    if (_zap)  // answered first: a handshake waiting on it holds up that peer's requests
+        _counters.auth_refused += _zap->answer_pending();
     size_t handled = 0;
     while (handled < _options.batch && !stopped() && handle_one())
         ++handled;
@@ -108,7 +147,14 @@ bool agent_server::handle_one()
         }
     }
 
-    Reply reply = dispatch(*request);
+    Reply reply;
+    if (request->has_subscribe()) {  // the server's own operation: it knows the peer, the handler not
+        if (std::find(_subscribers.begin(), _subscribers.end(), peer) == _subscribers.end())
+            _subscribers.push_back(peer);
+        reply.set_message("subscribed to events");
+    } else {
+        reply = dispatch(*request);
+    }
     reply.set_request_id(id);
     std::string bytes = reply.SerializeAsString();
     send(routed->route, zmq::message_t(bytes.data(), bytes.size()));
@@ -128,6 +174,17 @@ Reply agent_server::dispatch(const Request &request)
     } catch (...) {
         ++_counters.failed;
         return make_reply(FAILED, "the handler failed with an exception that is not a std::exception");
+    }
+}
+
+void agent_server::publish(const Event &event)
+{
+    Reply r;
+    *r.mutable_event() = event;
+    const std::string bytes = r.SerializeAsString();
+    for (const std::string &peer : _subscribers) {
+        zmq::message_t route[2] = {zmq::message_t(peer.data(), peer.size()), zmq::message_t()};
+        send(route, zmq::message_t(bytes.data(), bytes.size()));
     }
 }
 

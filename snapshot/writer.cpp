@@ -45,6 +45,7 @@ struct snapshot_writer::impl {
     std::optional<error> failed;
     bool committed = false;
     uint64_t file_bytes = 0;  // once committed
+    uint32_t content_crc = 0; // once committed: the trailer's file_crc
 
     // Where we are: links begun, pipes of the current link (0..2).
     uint64_t links = 0, pipes = 0;
@@ -144,6 +145,7 @@ uint64_t snapshot_writer::bytes_written() const noexcept
 {
     return _p->out ? _p->out->offset() : _p->file_bytes;
 }
+uint32_t snapshot_writer::content_crc() const noexcept { return _p->content_crc; }
 
 result<snapshot_writer> snapshot_writer::create(const std::string &path, const header &hdr)
 {
@@ -261,6 +263,7 @@ result<void> snapshot_writer::commit()
     if (auto ok = p.out->file().commit(); !ok)
         return p.fail(ok.error());
     p.file_bytes = p.out->offset();
+    p.content_crc = t.file_crc;
     p.out.reset();
     p.committed = true;
     return {};

@@ -24,6 +24,12 @@ public:
     std::chrono::milliseconds timeout{1000};
     int tries = 3;
     std::string path = "stasis";  // the command as typed so far, for messages ("stasis link show")
+    std::string key_file;        // --key: this controller's CURVE key pair (NAME.key); plain when empty
+    std::string agent_key_file;  // --agent-key: the agent's public key (NAME.pub)
+
+    // The client's options from --key/--agent-key (CURVE when given); throws usage_error on a bad
+    // or missing key file.
+    control::client_options client_options() const;
 
     // Sends the request; throws operation_error on no answer or a status other than OK.
     control::Reply call(const control::Request &request);
@@ -55,6 +61,17 @@ void print_json(const google::protobuf::Message &message);
 
 // Top-level commands, each defined in its cli_*.cpp.
 extern const command hello_command;
+extern const command keygen_command;
+extern const command checkpoint_command;
+extern const command swapout_command;
+extern const command swapin_command;
+extern const command timetravel_command;
+extern const command status_command;
+extern const command checkpoints_command;
+extern const command recover_command;
+
+// `stasis thaw EXP` (cli_experiment.cpp); -1 when the words are an agent's thaw instead.
+int run_thaw_experiment(args &words);
 extern const command link_command;
 extern const command freeze_command;
 extern const command thaw_command;

@@ -7,11 +7,35 @@
 
 namespace stasis::tools {
 
+control::client_options context::client_options() const
+{
+    control::client_options options;
+    if (key_file.empty() && agent_key_file.empty())
+        return options;
+    if (key_file.empty() || agent_key_file.empty())
+        throw usage_error(key_file.empty() ? "--agent-key needs --key (this controller's key pair)"
+                                           : "--key needs --agent-key (the agent's public key)");
+    control::curve_client_options curve;
+    try {
+        curve.keys = control::read_secret_key_file(key_file);
+    } catch (const std::exception &e) {
+        throw usage_error(std::string("--key: ") + e.what());
+    }
+    try {
+        curve.server_key = control::read_key_file(agent_key_file).public_key;
+    } catch (const std::exception &e) {
+        throw usage_error(std::string("--agent-key: ") + e.what());
+    }
+    options.curve = std::move(curve);
+    return options;
+}
+
 control::Reply context::call(const control::Request &request)
 {
     if (!_client) {
+        auto options = client_options();
         try {
-            _client = std::make_unique<control::agent_client>(endpoint);
+            _client = std::make_unique<control::agent_client>(endpoint, std::move(options));
         } catch (const std::exception &e) {
             throw usage_error(std::string("--control: ") + e.what());
         }

@@ -39,6 +39,10 @@ std::string rel(int64_t t, int64_t f)
 
 void print_report(const control::FreezeReport &f)
 {
+    if (!f.frozen()) {
+        std::printf("not frozen\n");
+        return;
+    }
     std::printf("frozen at F = %lld (CLOCK_REALTIME ns)%s\n", (long long)f.freeze_ns(),
                 f.reached() ? "" : ", not reached yet");
     for (const auto &w : f.workers())
@@ -91,6 +95,8 @@ int run_freeze(context &ctx, args &words)
 
 int run_thaw(context &ctx, args &words)
 {
+    if (int rc = run_thaw_experiment(words); rc >= 0)  // `stasis thaw EXP`: the whole experiment
+        return rc;
     const bool json = words.flag("--json");
     const int64_t at = instant_option(words);
     words.done();
@@ -184,9 +190,12 @@ constinit const command freeze_command = {
 
 constinit const command thaw_command = {
     .name = "thaw",
-    .summary = "Resume a frozen delay node in place at an instant R.",
-    .synopsis = "[--at NS | --in DURATION] [--json]",
-    .help = "Every held instant t becomes t - F + R: the links resume as if the pause never happened.\n"
+    .summary = "Resume a frozen experiment (EXP) or one frozen delay node in place at an instant R.",
+    .synopsis = "EXP [--lead MS] [--json]   |   [--at NS | --in DURATION] [--json]",
+    .help = "With EXP (an experiment file): resume every frozen agent of the experiment at one instant R\n"
+            "(--lead MS: R this long after it is chosen; --quiet: no progress lines).\n"
+            "Without: the agent of --control. Every held instant t becomes t - F + R: the links resume as\n"
+            "if the pause never happened.\n"
             "Before F is reached, cancels the scheduled freeze.\n"
             "Options:\n"
             "  --at NS        R as absolute CLOCK_REALTIME nanoseconds\n"

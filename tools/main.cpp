@@ -11,6 +11,14 @@ namespace {
 // Adding a command is adding a row (freeze, save, load, resume, thaw, snapshot, replay, checkpoint ...).
 const command top_level[] = {
     hello_command,
+    keygen_command,
+    checkpoint_command,
+    swapout_command,
+    swapin_command,
+    timetravel_command,
+    status_command,
+    checkpoints_command,
+    recover_command,
     link_command,
     freeze_command,
     thaw_command,
@@ -24,11 +32,14 @@ const command top_level[] = {
 const command root = {
     .name = "stasis",
     .summary = "Control a Stasis delay node (or any Stasis agent) over its ZeroMQ control socket.",
-    .synopsis = "[--control ENDPOINT] [--timeout MS] [--tries N] COMMAND [ARGS]",
+    .synopsis = "[--control ENDPOINT] [--key FILE --agent-key FILE] [--timeout MS] [--tries N] COMMAND [ARGS]",
     .help = "Global options (anywhere on the line):\n"
             "  --control ENDPOINT  the agent's control socket, e.g. tcp://10.0.0.2:6001 or\n"
             "                      ipc:///run/stasis/delayd (default: $STASIS_CONTROL, else\n"
             "                      tcp://127.0.0.1:6001)\n"
+            "  --key FILE          this controller's CURVE key pair, made by 'stasis keygen'\n"
+            "                      (default: $STASIS_KEY); without it the connection is plain\n"
+            "  --agent-key FILE    the agent's public key, its NAME.pub (default: $STASIS_AGENT_KEY)\n"
             "  --timeout MS        wait this long for each try (default 1000)\n"
             "  --tries N           send the request up to N times; the agent runs it once (default 3)\n"
             "  -h, --help          show help for the command before it\n"
@@ -44,6 +55,14 @@ void take_global_options(context &ctx, args &words)
         ctx.endpoint = env;
     if (auto ep = words.option("--control"))
         ctx.endpoint = *ep;
+    if (const char *env = std::getenv("STASIS_KEY"); env && *env)
+        ctx.key_file = env;
+    if (auto key = words.option("--key"))
+        ctx.key_file = *key;
+    if (const char *env = std::getenv("STASIS_AGENT_KEY"); env && *env)
+        ctx.agent_key_file = env;
+    if (auto key = words.option("--agent-key"))
+        ctx.agent_key_file = *key;
     if (auto ms = words.int_option("--timeout", 1, 3'600'000))
         ctx.timeout = std::chrono::milliseconds(*ms);
     if (auto n = words.int_option("--tries", 1, 100))

@@ -48,6 +48,7 @@ struct save_report {
     std::string path;
     int64_t freeze_ns = 0;
     uint64_t packets = 0, bytes = 0, file_bytes = 0;
+    uint32_t content_crc = 0;  // a save's: the file's own CRC32C (its trailer's)
 };
 
 struct op_error {
@@ -96,8 +97,11 @@ public:
     // Replaces the state of the snapshot's links (matched by name) and freezes at its F: `thaw(R)`
     // then resumes it (every instant t becomes t - F + R). Fails, changing nothing, when a link is
     // missing or the file is damaged.
-    std::expected<save_report, op_error> load(const std::string &path);
+    // A frozen node refuses unless `discard_frozen` (a time-travel drops the present it froze).
+    std::expected<save_report, op_error> load(const std::string &path, bool discard_frozen = false);
     bool frozen() const noexcept { return _hold_from.load(std::memory_order_relaxed) != INT64_MAX; }
+    // The freeze instant F while frozen (or scheduled), INT64_MAX otherwise.
+    int64_t hold_from_ns() const noexcept { return _hold_from.load(std::memory_order_relaxed); }
 
     // Counters of a pipe and of a port (read without stopping the workers).
     const pipe_counters &counters(const link_slot &l, bool a_to_b) const;

@@ -1,9 +1,13 @@
 // stasis-delayd: the delay node daemon. EAL arguments come first, ours after "--".
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <getopt.h>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
@@ -12,7 +16,9 @@
 #include "delay_node.hpp"
 #include "eal.hpp"
 #include "stasis/control/agent_server.hpp"
+#include "stasis/control/curve.hpp"
 #include "stasis/dataplane/config.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 namespace {
 
@@ -22,7 +28,7 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 const char *usage_text =
-    "usage: stasis-delayd [EAL options] -- --config FILE [options]\n"
+    "usage: stasis-delayd [EAL options] -- --config FILE (--curve-key FILE --allow FILE... | --plain) [options]\n"
     "\n"
     "A DPDK delay node: emulates the delay, bandwidth, loss and queue of every link in FILE between\n"
     "DPDK ports, and serves a ZeroMQ control socket (`stasis link ...`).\n"
@@ -35,6 +41,11 @@ const char *usage_text =
     "Options (after --):\n"
     "  -c, --config FILE          link configuration (protobuf text format, docs/CONFIG.md)\n"
     "      --control ENDPOINT     ZeroMQ endpoint of the control socket (overrides daemon.control)\n"
+    "      --curve-key FILE       CURVE: this agent's key pair, made by `stasis keygen` (docs/SECURITY.md)\n"
+    "      --allow FILE           CURVE: the controllers let in: a .pub file, a file of keys one per\n"
+    "                             line, or a directory of .pub files; repeatable\n"
+    "      --plain                no authentication nor encryption; only on a loopback endpoint\n"
+    "                             (tcp://127.0.0.1:PORT, ipc://PATH). One of CURVE or --plain is required\n"
     "      --check                validate the configuration against the ports, then exit\n"
     "  -h, --help                 this text\n"
     "\n"
@@ -42,6 +53,9 @@ const char *usage_text =
 
 struct options {
     std::string config, control;
+    std::string curve_key;           // --curve-key
+    std::vector<std::string> allow;  // --allow, repeated
+    bool plain = false;
     bool check = false;
 };
 
@@ -59,6 +73,9 @@ bool parse_options(int argc, char **argv, options &o)
     static const option longopts[] = {{"config", required_argument, nullptr, 'c'},
                                       {"control", required_argument, nullptr, 'C'},
                                       {"check", no_argument, nullptr, 'k'},
+                                      {"curve-key", required_argument, nullptr, 'K'},
+                                      {"allow", required_argument, nullptr, 'A'},
+                                      {"plain", no_argument, nullptr, 'P'},
                                       {"help", no_argument, nullptr, 'h'},
                                       {nullptr, 0, nullptr, 0}};
     optind = 1;
@@ -68,6 +85,9 @@ bool parse_options(int argc, char **argv, options &o)
         case 'c': o.config = optarg; break;
         case 'C': o.control = optarg; break;
         case 'k': o.check = true; break;
+        case 'K': o.curve_key = optarg; break;
+        case 'A': o.allow.emplace_back(optarg); break;
+        case 'P': o.plain = true; break;
         default: return false;
         }
     }
@@ -79,27 +99,78 @@ bool parse_options(int argc, char **argv, options &o)
         fprintf(stderr, "stasis-delayd: --config FILE is required\n");
         return false;
     }
+    const char *security_error = nullptr;
+    if (o.plain && (!o.curve_key.empty() || !o.allow.empty()))
+        security_error = "--plain excludes --curve-key and --allow";
+    else if (!o.curve_key.empty() && o.allow.empty())
+        security_error = "--curve-key needs at least one --allow FILE (the controllers to let in)";
+    else if (o.curve_key.empty() && !o.allow.empty())
+        security_error = "--allow needs --curve-key FILE (this agent's own key pair)";
+    else if (!o.plain && o.curve_key.empty() && !o.check)
+        security_error = "choose how the control socket authenticates: --curve-key FILE --allow FILE "
+                         "(CURVE, docs/SECURITY.md) or --plain (unauthenticated, loopback endpoints only)";
+    if (security_error) {
+        fprintf(stderr, "stasis-delayd: %s\n", security_error);
+        return false;
+    }
     return true;
 }
 
-int serve(delay_node &node, const std::string &endpoint)
+// The control socket's CURVE keys (empty for --plain), read and checked before anything starts.
+std::optional<stasis::control::curve_server_options> load_security(const options &o, const std::string &endpoint)
+{
+    namespace control = stasis::control;
+    if (o.curve_key.empty()) {
+        if (o.plain && !control::is_loopback_endpoint(endpoint))
+            throw std::runtime_error(std::string("--plain on ").append(endpoint).append(
+                ": an unauthenticated control socket may only listen on loopback (tcp://127.0.0.1:PORT, "
+                "ipc://PATH); use CURVE keys"));
+        return std::nullopt;
+    }
+    control::curve_server_options curve;
+    curve.keys = control::read_secret_key_file(o.curve_key);
+    for (const auto &file : o.allow)
+        for (auto &key : control::read_allow_list(file))
+            curve.allowed.push_back(std::move(key));
+    return curve;
+}
+
+// Until the next instant the agent has work at, at most 100 ms.
+std::chrono::milliseconds poll_timeout(int64_t due_ns)
+{
+    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - stasis::dataplane::realtime_ns();
+    return std::chrono::milliseconds(std::clamp<int64_t>(left_ns / 1'000'000, 0, 100));
+}
+
+int serve(delay_node &node, const std::string &endpoint,
+          std::optional<stasis::control::curve_server_options> curve)
 {
     zmq::context_t ctx;
     stasis::control::server_options so;
     so.endpoint = endpoint;
+    if (curve)
+        fprintf(stderr, "stasis-delayd: control socket: CURVE, public key %s, %zu controller key(s) allowed\n",
+                curve->keys.public_key.c_str(), curve->allowed.size());
+    else
+        fprintf(stderr, "stasis-delayd: control socket: plain (unauthenticated, loopback)\n");
+    so.curve = std::move(curve);
+    delay_agent agent(node, endpoint);
     stasis::control::agent_server server(
-        ctx, so, [&node](const stasis::control::Request &req) { return handle_request(node, req); });
+        ctx, so, [&agent](const stasis::control::Request &req) { return agent.handle(req); });
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     node.start();
     std::string lcores;
-    for (const auto &w : node.workers())
-        lcores += (lcores.empty() ? "" : ",") + std::to_string(w->lcore());
+    for (const auto &w : node.workers())  // not `"," + to_string()`: GCC 12 warns falsely (-Wrestrict)
+        lcores.append(lcores.empty() ? "" : ",").append(std::to_string(w->lcore()));
     printf("stasis-delayd: ready: %zu link(s) on %zu worker(s) (lcores %s), control %s\n",
            node.links().size(), node.workers().size(), lcores.c_str(), server.endpoint().c_str());
     fflush(stdout);
-    while (!g_stop)
-        server.poll_once(std::chrono::milliseconds(100));
+    while (!g_stop && !agent.released()) {
+        server.poll_once(poll_timeout(agent.next_due_ns()));
+        for (auto &e : agent.tick())
+            server.publish(e);
+    }
     node.stop();
     fprintf(stderr, "stasis-delayd: stopped\n");
     return 0;
@@ -125,6 +196,7 @@ int main(int argc, char **argv)
         daemon_config cfg = load_config_file(o.config);
         if (!o.control.empty())
             cfg.control = o.control;
+        auto curve = load_security(o, cfg.control);
         worker_options wo;
         wo.burst = uint16_t(cfg.burst);
         wo.idle_sleep_ns = cfg.idle_sleep_ns;
@@ -136,7 +208,7 @@ int main(int argc, char **argv)
                    node.links().size());
             return 0;
         }
-        return serve(node, cfg.control);
+        return serve(node, cfg.control, std::move(curve));
     } catch (const std::exception &e) {
         fprintf(stderr, "stasis-delayd: %s\n", e.what());
         return 1;

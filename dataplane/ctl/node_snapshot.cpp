@@ -89,6 +89,7 @@ std::expected<save_report, op_error> delay_node::save(const std::string &path)
         }
         if (auto r = w->commit(); !r)
             return std::unexpected(r.error());
+        rep.content_crc = w->content_crc();
         return w->bytes_written();
     }();
     unpark_all();  // frozen still: the state is untouched whatever happened to the file
@@ -101,10 +102,11 @@ std::expected<save_report, op_error> delay_node::save(const std::string &path)
     return rep;
 }
 
-std::expected<save_report, op_error> delay_node::load(const std::string &path)
+std::expected<save_report, op_error> delay_node::load(const std::string &path, bool discard_frozen)
 {
-    if (frozen())
-        return std::unexpected(op_error{op_error::kind::invalid, "frozen: thaw before loading a snapshot"});
+    if (frozen() && !discard_frozen)
+        return std::unexpected(op_error{op_error::kind::invalid,
+                                        "frozen: thaw before loading a snapshot (or discard what the freeze holds)"});
     auto reader = snapshot::snapshot_reader::open(path);
     if (!reader)
         return std::unexpected(op_error{op_error::kind::invalid, reader.error().message});

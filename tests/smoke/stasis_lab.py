@@ -173,6 +173,9 @@ class Topology:
             self._static_neighbours(av, bv, vlan_ip(vid, "a"), vlan_ip(vid, "b"))
             self.vlan_ifs[vid] = (av, bv)
         self.control = f"ipc://{lab.tmpfile(f'/tmp/{self.d.name}.sock')}"
+        # The daemon's control socket security: plain (ipc:// is loopback), or CURVE options
+        # (test_curve.py); the CLI's key options then go in cli()'s args.
+        self.security: list[str] = ["--plain"]
         self.daemon: Process | None = None
         self.config_path: str | None = None
         self._cli: str | None = None
@@ -213,7 +216,8 @@ class Topology:
 
     def daemon_argv(self, config_path: str) -> list[str]:
         delayd, self._cli = binaries()
-        return [delayd, *self.eal_args(), "--", "--config", config_path, "--control", self.control]
+        return [delayd, *self.eal_args(), "--", "--config", config_path, "--control", self.control,
+                *self.security]
 
     def start_daemon(self, links: str, daemon_extra: str = "", timeout: float = 30.0) -> Process:
         self.config_path = self.write_config(self.config_text(links, daemon_extra))

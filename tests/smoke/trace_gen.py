@@ -88,7 +88,8 @@ def generate(spec: dict) -> int:
     pin(spec)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     s.bind((spec["iface"], 0))
-    S, F = spec["start_ns"], spec["freeze_ns"]
+    S, F = spec["start_ns"], spec.get("freeze_ns")
+    freeze_file = spec.get("freeze_file")  # F may come later, in this file (a controller chose it)
     offsets = spec["offsets_ns"]
     frames = [build_frame(i, off, spec["frame_len"], spec["src_mac"], spec["dst_mac"], spec["src_ip"],
                           spec["dst_ip"]) for i, off in enumerate(offsets)]
@@ -97,7 +98,11 @@ def generate(spec: dict) -> int:
     print("gen: ready", flush=True)
     for i, off in enumerate(offsets):
         t = S + off
-        if t >= F and shift is None:
+        if F is None and freeze_file and os.path.exists(freeze_file):
+            with open(freeze_file) as f:
+                F = int(f.read().strip())
+            print(f"gen: F is {F}, {F - time.time_ns()} ns from now", flush=True)
+        if F is not None and t >= F and shift is None:
             # Frozen: everything scheduled from F on waits for the resume instant R.
             print(f"gen: paused at F after {len(sent)} frames", flush=True)
             while not os.path.exists(spec["resume_file"]):

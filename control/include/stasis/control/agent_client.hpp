@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <expected>
 #include <memory>
 #include <string>
@@ -11,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "stasis/control.pb.h"
+#include "stasis/control/curve.hpp"
 
 namespace stasis::control {
 
@@ -19,6 +22,7 @@ struct call_error {
         timeout,    // no answer after every try
         transport,  // libzmq refused to send or receive
         bad_reply,  // an answer came that is not a Reply
+        refused,    // the handshake failed: our key is not allowed, or the security modes differ
     };
     kind what;
     std::string message;  // for a person, names the endpoint
@@ -26,8 +30,15 @@ struct call_error {
 
 using call_result = std::expected<Reply, call_error>;
 
+// The controller's side of CURVE: whom it expects to talk to and who it is.
+struct curve_client_options {
+    std::string server_key;  // the agent's public key (its .pub file), Z85
+    key_pair keys;           // this controller's key pair (its .key file)
+};
+
 struct client_options {
     int64_t max_message_bytes = 64 << 20;  // bigger answers are refused by libzmq
+    std::optional<curve_client_options> curve = std::nullopt;  // plain (unauthenticated) when empty
 };
 
 class agent_client {
@@ -43,20 +54,34 @@ public:
     agent_client &operator=(const agent_client &) = delete;
 
     // Sends `request` with a fresh request id and waits `timeout` for its reply, `tries` times in all,
-    // resending the same id. A reply whose status is not OK is still a Reply, not an error.
+    // resending the same id. A reply whose status is not OK is still a Reply, not an error. A failed
+    // handshake (key refused, CURVE against plain) ends the call at once as `refused`.
     call_result call(Request request, std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
                      int tries = 3);
+
+    // The next event the agent pushed (after a Subscribe call), waiting up to `timeout` for one.
+    // Events that arrive while call() waits for its reply are kept for this.
+    std::optional<Event> next_event(std::chrono::milliseconds timeout);
 
     const std::string &endpoint() const { return _endpoint; }
 
 private:
     uint64_t next_request_id();
+    void open(zmq::context_t &ctx, const client_options &options);
+    // libzmq gives up on an endpoint whose handshake failed; a new call tries it afresh.
+    void reconnect_after_refusal();
+    // The refusal the monitor reported, as an error for a person; `include_earlier`: also one seen
+    // before the events read now, unless a handshake succeeded since.
+    std::optional<call_error> handshake_refusal(bool include_earlier);
 
     std::unique_ptr<zmq::context_t> _own_ctx;  // only when constructed without a context
     zmq::socket_t _socket;
+    std::optional<handshake_monitor> _monitor;
+    std::string _own_key;  // Z85 public key, for messages; empty when plain
     std::string _endpoint;
     uint64_t _id_base;
     uint64_t _id_count = 0;
+    std::deque<Event> _events;
 };
 
 }  // namespace stasis::control

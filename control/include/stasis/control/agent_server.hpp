@@ -12,7 +12,11 @@
 //     }
 //
 // and `server.stop()` from a SIGTERM handler. A daemon with its own poll set polls `server.socket()`
-// and calls `poll_once(0ms)` when it is readable.
+// and, with CURVE, `server.zap_socket()`, and calls `poll_once(0ms)` when either is readable.
+//
+// Security (docs/SECURITY.md): with `options.curve` the socket is a CURVE server and a ZAP handler on
+// the same context, answered from poll_once, lets in only the allow-listed controller keys; without
+// it the socket is plain, and then the endpoint must be loopback or the constructor throws.
 //
 // Seam for pushed events (frozen/saved/failed): a Subscribe operation records the peer's routing id,
 // and a later publish() sends [peer, delimiter, Reply with request_id 0 and an event body] to each
@@ -24,17 +28,27 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
 #include "stasis/control.pb.h"
+#include "stasis/control/curve.hpp"
 #include "stasis/control/reply_cache.hpp"
 
 namespace stasis::control {
 
 using request_handler = std::function<Reply(const Request &)>;
+
+// The CURVE side of an agent: its own key pair and the controllers' public keys it lets in.
+struct curve_server_options {
+    key_pair keys;                     // the agent's; the secret is needed
+    std::vector<std::string> allowed;  // Z85 public keys (read_allow_list); empty lets nobody in
+    std::string zap_domain = "stasis";
+};
 
 struct server_options {
     std::string endpoint = "tcp://127.0.0.1:6001";  // tcp://127.0.0.1:* picks a free port
@@ -43,8 +57,11 @@ struct server_options {
     size_t cache_per_peer = 256;           // replies remembered per peer for retries
     size_t cache_peers = 1024;             // peers remembered
     size_t cache_bytes = 64 << 20;         // replies remembered in all (stats replies can be large)
-    // Seam for CURVE: a server secret key and a ZAP handler holding the allow-list of client keys
-    // will be configured in open_socket(); the handler will then see the peer's key in request_info.
+    // CURVE, or plain (unauthenticated) when empty, which only a loopback endpoint may be
+    // (is_loopback_endpoint); the constructor throws otherwise.
+    std::optional<curve_server_options> curve = std::nullopt;
+    // Where refused keys are reported, one line each, the first time; stderr when empty.
+    std::function<void(const std::string &)> log = nullptr;
 };
 
 // What the server counted; for logs and tests.
@@ -54,11 +71,13 @@ struct server_counters {
     uint64_t bad_requests = 0;  // malformed envelopes or bodies
     uint64_t failed = 0;        // handler threw
     uint64_t send_dropped = 0;  // reply not sent (peer gone or its queue full)
+    uint64_t auth_refused = 0;  // CURVE handshakes refused: the key is not on the allow-list
 };
 
 class agent_server {
 public:
-    // Binds at once; throws std::runtime_error naming the endpoint when it cannot.
+    // Binds at once; throws std::runtime_error naming the endpoint when it cannot, or when the
+    // options ask for plain mode on an endpoint other hosts can reach.
     agent_server(zmq::context_t &ctx, server_options options, request_handler handler);
 
     agent_server(const agent_server &) = delete;
@@ -76,10 +95,18 @@ public:
     void stop() noexcept { _stop.store(true, std::memory_order_relaxed); }
     bool stopped() const noexcept { return _stop.load(std::memory_order_relaxed); }
 
+    // Pushes `event` to every peer that sent a Subscribe, as a Reply with request_id 0 and the event
+    // as its body. From the owner's thread; a peer that is gone or slow misses it (never blocks).
+    void publish(const Event &event);
+    size_t subscribers() const noexcept { return _subscribers.size(); }
+
     // The bound endpoint with any wildcard port resolved (ZMQ_LAST_ENDPOINT).
     const std::string &endpoint() const { return _endpoint; }
     // For owners that poll the socket in their own loop; not for sending.
     zmq::socket_ref socket() { return _socket; }
+    // The ZAP handler's socket, for the same owners; an empty ref in plain mode.
+    zmq::socket_ref zap_socket() { return _zap ? _zap->socket() : zmq::socket_ref(); }
+    bool curve() const { return _zap.has_value(); }
     const server_counters &counters() const { return _counters; }
 
 private:
@@ -88,11 +115,13 @@ private:
     Reply dispatch(const Request &request);
     void send(std::span<zmq::message_t> route, zmq::message_t body);
 
+    std::optional<zap_handler> _zap;  // before the socket: libzmq looks for it when a peer connects
     zmq::socket_t _socket;
     std::string _endpoint;
     server_options _options;
     request_handler _handler;
     reply_cache _cache;
+    std::vector<std::string> _subscribers;  // routing ids of the peers that asked for events
     server_counters _counters;
     std::atomic<bool> _stop{false};
     static_assert(std::atomic<bool>::is_always_lock_free, "stop() must be async-signal-safe");

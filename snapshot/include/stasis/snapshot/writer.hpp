@@ -45,6 +45,8 @@ public:
 
     const std::string &path() const noexcept;
     uint64_t bytes_written() const noexcept;  // so far; after commit(), the file's size
+    // After commit(): the CRC32C of everything before the trailer, as the trailer records it.
+    uint32_t content_crc() const noexcept;
 
 private:
     struct impl;

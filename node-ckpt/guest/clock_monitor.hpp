@@ -1,0 +1,50 @@
+// The guest-visible pause: reads CLOCK_MONOTONIC and CLOCK_REALTIME in a loop and keeps the largest steps.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace stasis::guest {
+
+struct clock_step {
+    int64_t step_ns = 0;     // between two consecutive reads of one clock
+    int64_t before_ns = 0;   // that clock's value at the first of the two reads
+};
+
+struct clock_stats {
+    int64_t reads = 0;
+    int64_t started_mono_ns = 0;
+    int64_t last_mono_ns = 0;
+    clock_step max_mono;
+    clock_step max_real;
+    clock_step min_real;            // negative: the wall clock went back
+    int64_t mono_steps_over_1ms = 0;
+    int64_t real_steps_over_1ms = 0;
+};
+
+nlohmann::json to_json(const clock_stats &s);
+
+class clock_monitor {
+public:
+    ~clock_monitor() { stop(); }
+
+    // period_us 0: a busy loop (the most sensitive); otherwise a nanosleep between two reads.
+    void start(int64_t period_us);
+    void stop();
+    bool running() const { return _thread.joinable(); }
+    clock_stats stats() const;
+
+private:
+    void run(int64_t period_us);
+
+    std::thread _thread;
+    std::atomic<bool> _stop{false};
+    mutable std::mutex _mutex;
+    clock_stats _stats;
+};
+
+}  // namespace stasis::guest

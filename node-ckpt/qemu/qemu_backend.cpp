@@ -1,0 +1,289 @@
+// The QEMU backend: stop/cont at absolute instants, save and restore as migration to and from a file
+// descriptor (QEMU 7.2 has no file: URI), catch-up through the guest agent.
+#include "stasis/node/qemu_backend.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "instant.hpp"
+#include "qemu_process.hpp"
+
+namespace stasis::node {
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+constexpr ms launch_timeout{15'000};
+constexpr ms migration_timeout{300'000};
+constexpr int64_t max_bandwidth_bytes = int64_t(64) << 30;  // per second: no throttling of a local file
+
+std::string tail_of(const std::string &path, size_t bytes = 600)
+{
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
+}
+
+// Next to a saved state: what the restore needs to know about it.
+std::string meta_path(const std::string &path) { return path + ".json"; }
+
+}  // namespace
+
+qemu_backend::qemu_backend(qemu_config config) : _config(std::move(config)) {}
+
+qemu_backend::~qemu_backend() { release(); }
+
+result<void> qemu_backend::launch(bool incoming)
+{
+    std::error_code ec;
+    fs::create_directories(_config.run_dir, ec);
+    if (ec)
+        return fail(node_error::kind::io, "cannot create run directory " + _config.run_dir + ": " + ec.message());
+    fs::remove(_config.qmp_socket(), ec);
+    fs::remove(_config.agent_socket(), ec);
+    _qmp.reset();
+    _agent.reset();
+    auto process = qemu_process::spawn(qemu_command_line(_config, incoming), _config.qemu_log(),
+                                        _config.die_with_parent);
+    if (!process)
+        return std::unexpected(process.error());
+    _process = std::make_unique<qemu_process>(std::move(*process));
+    const auto deadline = std::chrono::steady_clock::now() + launch_timeout;
+    for (;;) {
+        auto qmp = qmp_client::connect(_config.qmp_socket(), ms(200));
+        if (qmp) {
+            _qmp.emplace(std::move(*qmp));
+            return {};
+        }
+        if (!_process->running())
+            return fail(node_error::kind::closed, "QEMU for " + _config.name + " " + _process->exit_description() +
+                                                      "; " + _config.qemu_log() + ": " + tail_of(_config.qemu_log()));
+        if (std::chrono::steady_clock::now() >= deadline) {
+            _process->kill_and_wait();
+            return fail(node_error::kind::timeout, "QEMU for " + _config.name + " did not open " +
+                                                       _config.qmp_socket() + ": " + qmp.error().message);
+        }
+    }
+}
+
+result<void> qemu_backend::start()
+{
+    if (_process && _process->running())
+        return fail(node_error::kind::state, _config.name + " is already running (pid " +
+                                                 std::to_string(_process->pid()) + ")");
+    if (auto r = launch(false); !r)
+        return r;
+    _state = guest_state::running;
+    return {};
+}
+
+result<instant_report> qemu_backend::freeze_at(int64_t f_ns)
+{
+    if (_state != guest_state::running || !_qmp)
+        return fail(node_error::kind::state, "cannot freeze " + _config.name + ": it is " + to_string(_state));
+    instant_report r{.target_ns = f_ns};
+    sleep_until_realtime(f_ns);
+    r.issued_ns = realtime_ns();
+    if (auto done = _qmp->execute("stop"); !done)
+        return std::unexpected(done.error());
+    r.returned_ns = realtime_ns();
+    auto stopped = _qmp->wait_event("STOP", ms(5000));
+    if (!stopped)
+        return std::unexpected(stopped.error());
+    r.landed_ns = stopped->timestamp_ns;
+    _frozen_at_ns = r.landed_ns;
+    _state = guest_state::frozen;
+    return r;
+}
+
+result<void> qemu_backend::wait_migration(const char *what, const std::string &path)
+{
+    const auto deadline = std::chrono::steady_clock::now() + migration_timeout;
+    for (;;) {
+        auto info = _qmp->execute("query-migrate");
+        if (!info)
+            return std::unexpected(info.error());
+        const std::string status = info->value("status", "");
+        if (status == "completed")
+            return {};
+        if (status == "failed" || status == "cancelled")
+            return fail(node_error::kind::command, std::string(what) + " " + path + " " + status + ": " +
+                                                       info->value("error-desc", "no reason given") + "; " +
+                                                       tail_of(_config.qemu_log(), 300));
+        if (std::chrono::steady_clock::now() >= deadline)
+            return fail(node_error::kind::timeout, std::string(what) + " " + path + " still " + status);
+        std::this_thread::sleep_for(ms(10));
+    }
+}
+
+result<save_report> qemu_backend::save(const std::string &path)
+{
+    if (_state != guest_state::frozen || !_qmp)
+        return fail(node_error::kind::state, "cannot save " + _config.name + ": it is " + to_string(_state) +
+                                                 " (freeze it first)");
+    save_report r{.path = path, .started_ns = realtime_ns()};
+    const std::string part = path + ".part";
+    const int fd = open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail(node_error::kind::io, "cannot create " + part + ": " + std::strerror(errno));
+    auto done = [&]() -> result<void> {
+        if (auto p = _qmp->execute("migrate-set-parameters", {{"max-bandwidth", max_bandwidth_bytes}}); !p)
+            return std::unexpected(p.error());
+        if (auto g = _qmp->execute_with_fd("getfd", {{"fdname", "stasis-save"}}, fd); !g)
+            return std::unexpected(g.error());
+        if (auto m = _qmp->execute("migrate", {{"uri", "fd:stasis-save"}}); !m)
+            return std::unexpected(m.error());
+        return wait_migration("saving to", part);
+    }();
+    if (done && fsync(fd) != 0)
+        done = std::unexpected(node_error{node_error::kind::io, "fsync " + part + ": " + std::strerror(errno)});
+    close(fd);
+    if (!done) {
+        unlink(part.c_str());
+        return std::unexpected(done.error());
+    }
+    std::ofstream(meta_path(path)) << nlohmann::json{{"name", _config.name},
+                                                     {"frozen_at_ns", _frozen_at_ns},
+                                                     {"time_mode", to_string(_config.mode)},
+                                                     {"memory_mb", _config.memory_mb}}.dump()
+                                   << "\n";
+    std::error_code ec;
+    fs::rename(part, path, ec);
+    if (ec)
+        return fail(node_error::kind::io, "rename " + part + " to " + path + ": " + ec.message());
+    if (const int dir = open(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().c_str(),
+                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dir >= 0) {
+        fsync(dir);
+        close(dir);
+    }
+    r.size_bytes = int64_t(fs::file_size(path, ec));
+    r.finished_ns = realtime_ns();
+    return r;
+}
+
+result<restore_report> qemu_backend::restore(const std::string &path)
+{
+    if (_process && _process->running())
+        return fail(node_error::kind::state, "cannot restore " + _config.name + " into a running QEMU (pid " +
+                                                 std::to_string(_process->pid()) + "): release it first");
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(node_error::kind::io, "cannot open saved state " + path + ": " + std::strerror(errno));
+    restore_report r{.path = path, .started_ns = realtime_ns()};
+    auto done = [&]() -> result<void> {
+        if (auto l = launch(true); !l)
+            return l;
+        r.launched_ns = realtime_ns();
+        if (auto g = _qmp->execute_with_fd("getfd", {{"fdname", "stasis-restore"}}, fd); !g)
+            return std::unexpected(g.error());
+        if (auto m = _qmp->execute("migrate-incoming", {{"uri", "fd:stasis-restore"}}); !m)
+            return std::unexpected(m.error());
+        return wait_migration("restoring from", path);
+    }();
+    close(fd);
+    if (!done) {
+        release();
+        return std::unexpected(done.error());
+    }
+    r.finished_ns = realtime_ns();
+    std::ifstream meta(meta_path(path));
+    const auto m = nlohmann::json::parse(meta, nullptr, false);
+    r.frozen_at_ns = m.is_object() ? m.value("frozen_at_ns", int64_t(0)) : 0;
+    _frozen_at_ns = r.frozen_at_ns;
+    _state = guest_state::frozen;
+    return r;
+}
+
+result<instant_report> qemu_backend::resume_at(int64_t r_ns)
+{
+    if (_state != guest_state::frozen || !_qmp)
+        return fail(node_error::kind::state, "cannot resume " + _config.name + ": it is " + to_string(_state));
+    instant_report r{.target_ns = r_ns};
+    sleep_until_realtime(r_ns);
+    r.issued_ns = realtime_ns();
+    if (auto done = _qmp->execute("cont"); !done)
+        return std::unexpected(done.error());
+    r.returned_ns = realtime_ns();
+    auto resumed = _qmp->wait_event("RESUME", ms(5000));
+    if (!resumed)
+        return std::unexpected(resumed.error());
+    r.landed_ns = resumed->timestamp_ns;
+    _state = guest_state::running;
+    _catch_up = {};
+    if (_config.mode == time_mode::catch_up)
+        if (auto c = apply_catch_up(r.landed_ns); !c)
+            return std::unexpected(c.error());
+    return r;
+}
+
+result<void> qemu_backend::apply_catch_up(int64_t resumed_ns)
+{
+    if (_frozen_at_ns == 0)
+        return fail(node_error::kind::state, "catch-up for " + _config.name + ": the freeze instant is unknown");
+    auto a = agent(ms(10'000));
+    if (!a)
+        return std::unexpected(a.error());
+    const int64_t step = resumed_ns - _frozen_at_ns;
+    if (auto s = (*a)->step_clock(step); !s)
+        return std::unexpected(s.error());
+    _catch_up.step_ns = step;
+    return {};
+}
+
+result<guest_agent *> qemu_backend::agent(std::chrono::milliseconds timeout)
+{
+    if (!_qmp)
+        return fail(node_error::kind::state, "no QEMU for " + _config.name + ": no guest agent");
+    if (!_agent) {
+        auto a = guest_agent::connect(_config.agent_socket(), timeout);
+        if (!a)
+            return std::unexpected(a.error());
+        _agent.emplace(std::move(*a));
+    }
+    return &*_agent;
+}
+
+result<void> qemu_backend::release()
+{
+    _agent.reset();
+    if (_process && _process->running()) {
+        if (_qmp)
+            (void)_qmp->execute("quit", nullptr, ms(2000));  // a QEMU that cannot answer is killed below
+        if (!_process->wait_exit(ms(5000)))
+            _process->kill_and_wait();
+    }
+    _qmp.reset();
+    _process.reset();
+    if (_state != guest_state::absent)
+        _state = guest_state::released;
+    return {};
+}
+
+guest_status qemu_backend::status()
+{
+    guest_status s{.state = _state, .pid = 0, .detail = {}};
+    if (!_process || !_process->running()) {
+        if (_process) {  // it ended without release(): the guest is gone
+            s.detail = "QEMU " + _process->exit_description();
+            _state = s.state = guest_state::absent;
+        }
+        return s;
+    }
+    s.pid = _process->pid();
+    if (_qmp)
+        if (auto q = _qmp->execute("query-status", nullptr, ms(1000)))
+            s.detail = q->value("status", "");
+    return s;
+}
+
+}  // namespace stasis::node
