@@ -204,6 +204,8 @@ int run_checkpoints(context &, args &words)
 int run_thaw_experiment(args &words)
 {
     args mine = words;
+    if (mine.option("--at") || mine.option("--in"))  // an agent's thaw at an instant
+        return -1;
     experiment_args e = take_experiment(mine, true);
     auto file = mine.next();
     if (!file)

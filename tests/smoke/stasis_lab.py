@@ -155,6 +155,10 @@ class CliResult:
 
 
 class Topology:
+    # The daemon's control socket security: plain (ipc:// is loopback), or CURVE options set on an
+    # instance (test_curve.py), whose CLI key options then go in cli()'s args.
+    security: tuple[str, ...] = ("--plain",)
+
     def __init__(self, lab: Lab, mtu: int = 1500, vlans: tuple[int, ...] = (), verbose: bool = True):
         self.lab, self.mtu, self.vlans, self.verbose = lab, mtu, vlans, verbose
         self.a, self.b, self.d = lab.namespace("a"), lab.namespace("b"), lab.namespace("d")
@@ -173,9 +177,6 @@ class Topology:
             self._static_neighbours(av, bv, vlan_ip(vid, "a"), vlan_ip(vid, "b"))
             self.vlan_ifs[vid] = (av, bv)
         self.control = f"ipc://{lab.tmpfile(f'/tmp/{self.d.name}.sock')}"
-        # The daemon's control socket security: plain (ipc:// is loopback), or CURVE options
-        # (test_curve.py); the CLI's key options then go in cli()'s args.
-        self.security: list[str] = ["--plain"]
         self.daemon: Process | None = None
         self.config_path: str | None = None
         self._cli: str | None = None
