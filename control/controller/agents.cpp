@@ -39,7 +39,11 @@ std::vector<agent_conn> controller::impl::connect(xp::OpReport &report, bool sub
         c.report->set_agent(a.name());
         auto mapped = opt.endpoints.find(a.name());
         c.report->set_endpoint(mapped != opt.endpoints.end() ? mapped->second : a.endpoint());
-        c.client = std::make_unique<agent_client>(ctx, c.report->endpoint(), client_options_for(x(), a));
+        try {  // a malformed endpoint, an unreadable key: the operation fails, cleanly
+            c.client = std::make_unique<agent_client>(ctx, c.report->endpoint(), client_options_for(x(), a));
+        } catch (const std::exception &e) {
+            throw op_failure("agent " + a.name() + ": " + e.what());
+        }
     }
     if (subscribe) {
         Request sub;

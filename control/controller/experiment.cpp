@@ -113,7 +113,7 @@ experiment_spec parse_experiment(const std::string &text, const std::string &fil
             errors.push_back(where + "plain (no keys) is only for loopback endpoints, not " + a.endpoint());
     }
     if (e.min_lead_ms() == 0)
-        e.set_min_lead_ms(20);
+        e.set_min_lead_ms(50);
     if (e.skew_budget_us() == 0)
         e.set_skew_budget_us(1000);
     if (e.probes() == 0)

@@ -24,7 +24,15 @@ std::vector<xp::OpReport> controller::recover()
 {
     impl &p = *_p;
     std::vector<xp::OpReport> out;
-    p.opt.force = true;  // finishing what was begun matters more than the skew budget now
+    // Finishing what was begun matters more than the skew budget now; the dead controller's
+    // endpoints are the ones to use. Both only for the recovery: the next operation is the user's.
+    const controller_options saved = p.opt;
+    struct restore_options {
+        controller_options &opt;
+        const controller_options &saved;
+        ~restore_options() { opt = saved; }
+    } restore{p.opt, saved};
+    p.opt.force = true;
     for (const operation &dead : must(p.cat.unfinished_ops(p.exp.id))) {
         if (owner_alive(dead))
             continue;  // a live controller is on it
@@ -44,6 +52,7 @@ std::vector<xp::OpReport> controller::recover()
                                  ", phase " + op.phase + ")";
         p.say("recover: the controller of " + what + " died");
         // The endpoints the dead controller used (a swap-in may have mapped agents elsewhere).
+        p.opt.endpoints = saved.endpoints;
         for (const auto &a : was.agents())
             p.opt.endpoints[a.agent()] = a.endpoint();
         op_state end = op_state::done;

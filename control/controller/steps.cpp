@@ -102,7 +102,8 @@ void controller::impl::freeze(std::vector<agent_conn> &agents, xp::OpReport &rep
     phase_timer t(report, "freeze");
     // Every agent pushes FROZEN once F has passed and it holds; ask directly if the event is late.
     auto failed = each(agents, [&](agent_conn &a) -> std::string {
-        const int64_t deadline = f + std::max<int64_t>(2'000'000'000, 4 * lead);
+        const int64_t deadline =
+            f + std::max<int64_t>(int64_t(x().timeout_ms()) * x().tries() * 1'000'000, 4 * lead);
         FreezeReport fr;
         bool have = false;
         while (!have && now_ns() < deadline) {
@@ -251,8 +252,10 @@ void controller::impl::phase(const operation &op, const std::string &name, const
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(report, &json);
     u.detail = json;
+    const int64_t t0 = now_ns();
     if (auto r = cat.update_op(op.id, u); !r)
         throw op_failure("the catalog cannot record phase " + name + ": " + r.error().message);
+    catalog_write_ns = std::max(catalog_write_ns, now_ns() - t0);  // the slowest write so far
     if (opt.fault == "crash-after=" + name) {
         say("fault injection: the controller crashes after recording phase " + name);
         _exit(70);

@@ -1,0 +1,308 @@
+// The node agent's dispatch, the initial run, the guest threads' freeze and resume, and the events.
+#include "node_agent.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+namespace stasis::noded {
+
+namespace ctl = stasis::control;
+
+namespace {
+
+// A guest thread's cancellable sleep ends this early; the backend sleeps the rest precisely.
+constexpr int64_t precise_sleep_ns = 2'000'000;
+
+int64_t now_ns()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+ctl::Reply failed(ctl::Status s, std::string msg)
+{
+    ctl::Reply r;
+    r.set_status(s);
+    r.set_message(std::move(msg));
+    return r;
+}
+
+}  // namespace
+
+const char *to_string(node_phase phase)
+{
+    switch (phase) {
+    case node_phase::absent: return "absent";
+    case node_phase::running: return "running";
+    case node_phase::freezing: return "freezing";
+    case node_phase::frozen: return "frozen";
+    case node_phase::resuming: return "resuming";
+    }
+    return "?";
+}
+
+node_agent::node_agent(std::string name, std::vector<guest_def> guests, guest_host &host, node::disk_store *store)
+    : _name(std::move(name)), _host(host), _store(store)
+{
+    for (auto &d : guests) {
+        guest_slot g;
+        g.def = std::move(d);
+        _guests.push_back(std::move(g));
+    }
+}
+
+node_agent::~node_agent() { shutdown(); }
+
+void node_agent::shutdown()
+{
+    _threads.cancel();
+    release_all();
+}
+
+void node_agent::release_all()
+{
+    for (auto &g : _guests)
+        if (g.backend)
+            (void)g.backend->release();
+    _phase = node_phase::absent;
+}
+
+node::result<void> node_agent::start_guests()
+{
+    if (_phase != node_phase::absent)
+        return node::fail(node::node_error::kind::state, std::string("the guests are ") + to_string(_phase));
+    for (auto &g : _guests) {
+        std::string disk;
+        if (!g.def.disk_base.empty()) {
+            if (!_store)
+                return node::fail(node::node_error::kind::state, g.def.name + " has a disk but the node no store");
+            auto live = _store->create(g.def.name, g.def.disk_base);
+            if (!live)
+                return std::unexpected(live.error());
+            g.live = *live;
+            disk = live->path;
+        }
+        g.backend = _host.make(g.def.name, disk);
+        if (!g.backend)
+            return node::fail(node::node_error::kind::state, "no backend for guest " + g.def.name);
+        if (auto s = g.backend->start(); !s) {
+            release_all();
+            return s;
+        }
+    }
+    _phase = node_phase::running;
+    return {};
+}
+
+ctl::Reply node_agent::hello() const
+{
+    ctl::Reply r;
+    auto *h = r.mutable_hello();
+    h->set_agent("stasis-noded");
+    h->set_version(STASIS_VERSION);
+    for (const char *cap : {"freeze", "thaw", "save", "load", "clock.probe", "prepare", "abort", "release", "events",
+                            "guests"})
+        h->add_capabilities(cap);
+    if (_store)
+        h->add_capabilities(std::string("disks.") + _store->kind());
+    h->set_realtime_ns(now_ns());
+    r.set_message(std::to_string(_guests.size()) + " guest(s), " + to_string(_phase));
+    return r;
+}
+
+ctl::Reply node_agent::handle(const ctl::Request &req)
+{
+    switch (req.op_case()) {
+    case ctl::Request::kHello:
+        return hello();
+    case ctl::Request::kClockProbe: {
+        ctl::Reply r;
+        r.mutable_clock()->set_receive_ns(now_ns());
+        r.mutable_clock()->set_transmit_ns(now_ns());
+        return r;
+    }
+    case ctl::Request::kFreeze: {
+        ctl::Prepare p;
+        p.set_freeze_ns(req.freeze().at_ns());
+        return prepare(p);
+    }
+    case ctl::Request::kPrepare:
+        return prepare(req.prepare());
+    case ctl::Request::kFreezeStatus:
+        return freeze_status();
+    case ctl::Request::kThaw:
+        return thaw(req.thaw());
+    case ctl::Request::kAbort:
+        return abort(req.abort());
+    case ctl::Request::kSave:
+        return save(req.save());
+    case ctl::Request::kLoad:
+        return load(req.load());
+    case ctl::Request::kRelease:
+        return release(req.release());
+    case ctl::Request::kLinkShow:
+    case ctl::Request::kLinkSet:
+    case ctl::Request::kLinkStats:
+        return failed(ctl::BAD_REQUEST, "stasis-noded has guests, not links: ask the delay node");
+    case ctl::Request::kSubscribe:  // answered by the agent server, which knows the peer
+        return failed(ctl::BAD_REQUEST, "subscribe is handled by the server, not the node");
+    case ctl::Request::OP_NOT_SET:
+        break;
+    }
+    return failed(ctl::BAD_REQUEST, "the request names no operation this agent knows");
+}
+
+void node_agent::fill_freeze(ctl::FreezeReport &f)
+{
+    const bool frozen = _phase == node_phase::freezing || _phase == node_phase::frozen;
+    f.set_frozen(frozen);
+    f.set_freeze_ns(_freeze_ns);
+    f.set_reached(frozen && now_ns() >= _freeze_ns);
+    f.set_checkpoint(_checkpoint);
+    f.set_saved(!_saved_dir.empty() || _loaded);
+    f.set_resume_ns(_deferred_resume_ns ? _deferred_resume_ns : _resume_ns);
+    std::lock_guard lock(_mu);
+    for (size_t i = 0; i < _guests.size() && frozen; ++i) {
+        auto *w = f.add_workers();
+        w->set_lcore(uint32_t(i));
+        w->set_noticed_ns(_guests[i].freeze.landed_ns);
+    }
+}
+
+ctl::Reply node_agent::freeze_status()
+{
+    ctl::Reply r;
+    fill_freeze(*r.mutable_freeze());
+    std::string guests;
+    {
+        std::lock_guard lock(_mu);
+        for (const auto &g : _guests)
+            guests += (guests.empty() ? "" : ", ") + g.def.name +
+                      (g.freeze.landed_ns ? " +" + std::to_string((g.freeze.landed_ns - _freeze_ns) / 1000) + " us"
+                                          : g.error.empty() ? "" : " failed: " + g.error);
+    }
+    r.set_message(std::string(to_string(_phase)) + (guests.empty() ? "" : ": " + guests));
+    return r;
+}
+
+void node_agent::start_freeze(int64_t f_ns)
+{
+    _freeze_ns = f_ns;
+    _phase = node_phase::freezing;
+    {
+        std::lock_guard lock(_mu);
+        for (auto &g : _guests) {
+            g.freeze = {};
+            g.error.clear();
+        }
+    }
+    _threads.start(_guests.size(), [this, f_ns](size_t i, std::stop_token stop) {
+        if (!guest_threads::wait_until(stop, f_ns - precise_sleep_ns))
+            return;  // a thaw before F cancelled it
+        auto r = _guests[i].backend->freeze_at(f_ns);
+        std::lock_guard lock(_mu);
+        if (r)
+            _guests[i].freeze = *r;
+        else
+            _guests[i].error = r.error().message;
+    });
+}
+
+void node_agent::start_resume(int64_t r_ns)
+{
+    _resume_ns = r_ns;
+    _deferred_resume_ns = 0;
+    _phase = node_phase::resuming;
+    {
+        std::lock_guard lock(_mu);
+        for (auto &g : _guests) {
+            g.resume = {};
+            g.error.clear();
+        }
+    }
+    _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
+        if (!guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
+            return;
+        auto r = _guests[i].backend->resume_at(r_ns);
+        std::lock_guard lock(_mu);
+        if (r)
+            _guests[i].resume = *r;
+        else
+            _guests[i].error = r.error().message;
+    });
+}
+
+void node_agent::finish_freeze(std::vector<ctl::Event> &out)
+{
+    _threads.join();
+    _phase = node_phase::frozen;
+    std::string errors;
+    for (const auto &g : _guests)
+        if (!g.error.empty())
+            errors += (errors.empty() ? "" : "; ") + g.def.name + ": " + g.error;
+    if (!errors.empty()) {
+        out.push_back(event(ctl::Event::FAILED, "freeze failed: " + errors));
+    } else {
+        ctl::Event e = event(ctl::Event::FROZEN, "frozen");
+        fill_freeze(*e.mutable_freeze());
+        out.push_back(std::move(e));
+    }
+    if (_deferred_resume_ns)
+        start_resume(_deferred_resume_ns);
+}
+
+std::vector<ctl::Event> node_agent::tick()
+{
+    std::vector<ctl::Event> out = std::move(_pending);
+    _pending.clear();
+    if (_phase == node_phase::freezing && _threads.active() && _threads.done())
+        finish_freeze(out);
+    if (_phase == node_phase::resuming && _threads.done()) {
+        _threads.join();
+        _phase = node_phase::running;
+        std::string errors;
+        for (const auto &g : _guests)
+            if (!g.error.empty())
+                errors += (errors.empty() ? "" : "; ") + g.def.name + ": " + g.error;
+        if (errors.empty())
+            out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns)));
+        else
+            out.push_back(event(ctl::Event::FAILED, "resume failed: " + errors));
+        _resume_ns = 0;
+    }
+    return out;
+}
+
+int64_t node_agent::next_due_ns() const
+{
+    if (!_threads.active())
+        return INT64_MAX;
+    const int64_t soon = now_ns() + 2'000'000;  // the threads finish a few ms after their instant
+    const int64_t at = _phase == node_phase::freezing ? _freeze_ns : _resume_ns;
+    return std::max(at, soon);
+}
+
+ctl::Event node_agent::event(ctl::Event::Kind kind, std::string message) const
+{
+    ctl::Event e;
+    e.set_kind(kind);
+    e.set_agent(_name);
+    e.set_checkpoint(_checkpoint);
+    e.set_at_ns(now_ns());
+    e.set_message(std::move(message));
+    return e;
+}
+
+void node_agent::forget_checkpoint()
+{
+    _checkpoint.clear();
+    _saved_dir.clear();
+    _loaded = false;
+    _deferred_resume_ns = 0;
+    for (auto &g : _guests)
+        g.snapshot.reset();
+}
+
+}  // namespace stasis::noded
