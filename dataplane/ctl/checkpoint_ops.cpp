@@ -234,12 +234,16 @@ std::vector<ctl::Event> delay_agent::tick()
     _pending.clear();
     const int64_t now = _node.clock().now_ns();
     if (_node.frozen() && now >= _node.hold_from_ns()) {
-        if (!_frozen_announced) {
+        // The notices are atomics: read them without parking the workers, and park (for the frames
+        // held) only once every worker has noticed; until then look again in a millisecond.
+        bool all = true;
+        for (const auto &w : _node.workers())
+            all = all && w->noticed_ns() != INT64_MAX;
+        if (!_frozen_announced && !all)
+            _recheck_ns = now + 1'000'000;
+        if (!_frozen_announced && all) {
             auto rep = _node.freeze_status();
-            bool all = rep.has_value();
-            for (const auto &w : rep ? rep->workers : std::vector<freeze_report::notice>{})
-                all = all && w.noticed_ns != INT64_MAX;
-            if (all) {
+            if (rep) {
                 ctl::Event e = event(ctl::Event::FROZEN, "frozen");
                 to_proto(*rep, *e.mutable_freeze());
                 e.mutable_freeze()->set_checkpoint(_checkpoint);
@@ -266,7 +270,7 @@ int64_t delay_agent::next_due_ns() const
 {
     int64_t due = INT64_MAX;
     if (_node.frozen() && (!_frozen_announced || _deferred_resume_ns))
-        due = _node.hold_from_ns();
+        due = std::max(_node.hold_from_ns(), _frozen_announced ? 0 : _recheck_ns);
     if (_resume_ns)
         due = std::min(due, _resume_ns);
     return due;

@@ -44,6 +44,7 @@ private:
     std::vector<std::string> _saved;      // files saved during this freeze
     bool _loaded = false;                 // the state came from a snapshot
     bool _frozen_announced = false;
+    int64_t _recheck_ns = 0;              // F passed, not every worker noticed yet: look again then
     int64_t _deferred_resume_ns = 0;      // an Abort's R, applied once F has passed
     int64_t _resume_ns = 0;               // a thaw's R, for the RESUMED event
     bool _released = false;
