@@ -2,7 +2,7 @@
 """stasis-bench-checkpoint: the end-to-end phases of a coordinated checkpoint of a two-agent experiment,
 against baselines measured in the same run.
 
-Two stasis-delayd agents on net_null ports (a null source keeps their links full, so every freeze holds
+Two stasis-delayd agents (their workers on different CPUs) on net_null ports (a null source keeps their links full, so every freeze holds
 frames) behind ipc:// control sockets; `stasis checkpoint EXP --json` is run ROUNDS times. For each
 phase (probe, prepare, freeze, save, commit, resume) it prints p50 and max. Baselines:
   - the probe's best round trip (a plain ZeroMQ request/reply to the agent): the other phases are
@@ -35,7 +35,9 @@ def start_agent(build, work, i):
         f.write(f'daemon {{ control: "{sock}" }}\n'
                 f'link {{ name: "l{i}" a {{ port: "net_null0" }} b {{ port: "net_null1" }} '
                 f'shape {{ delay: "5ms" rate: "100Mbit" queue_slots: 1000 }} }}\n')
-    argv = [os.path.join(build, "dataplane", "ctl", "stasis-delayd"), "-l", "0,1", "--no-pci", "--no-huge",
+    # Each agent's busy worker on its own CPU: agent 1 on lcore 1, agent 2 on lcore 0 (main lcore 1).
+    lcores = ["-l", "0,1"] if i == 1 else ["-l", "0,1", "--main-lcore", "1"]
+    argv = [os.path.join(build, "dataplane", "ctl", "stasis-delayd"), *lcores, "--no-pci", "--no-huge",
             "-m", "256", "--no-shconf", "--file-prefix", f"bench-ck-{os.getpid()}-{i}",
             "--vdev", "net_null0", "--vdev", "net_null1", "--", "--config", conf, "--plain"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
