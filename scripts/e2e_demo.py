@@ -3,7 +3,9 @@
 
 Builds a network namespace with two persistent taps (tapA, tapB), boots guests gA (10.0.0.1) and gB
 (10.0.0.2) of the project's image under TCG (icount, frozen time mode), each under its own stasis-noded,
-and joins the taps through stasis-delayd (link lan0, default 10 ms / 20 Mbit/s per direction). gA sends an
+and joins the taps through stasis-delayd (link lan0, default 10 ms / 20 Mbit/s per direction, 500-slot queue,
+busy-polling). CPU layout: the delay node's worker lcore gets a CPU of its own (--worker-cpu, default 1);
+this script, the controller, both stasis-noded and both QEMUs (nice 10) run on the other CPUs. gA sends an
 application-checked TCP pattern stream to gB and UDP RTT probes. Then, each in a window as long as the
 control window without a checkpoint:
 
@@ -62,7 +64,7 @@ def parse_args(argv):
     ap.add_argument("--checkpoints", type=int, default=2, help="checkpoints in a row before the swap-out (default 2)")
     ap.add_argument("--rtt-tolerance-ms", type=float, default=300.0,
                     help="RTT probes sent within 500 ms of F may exceed the configured RTT by at most this: "
-                         "right after a resume the TCG guests and the delay node's worker compete for 2 cores "
+                         "right after a resume the TCG guests compete for their CPU "
                          "(replies bunch up: up to 496 ms measured, 90-1155 ms in control windows); a probe that "
                          "saw the pause would show R-F, and the demo fails if R-F is not above this bound "
                          "(default 300)")
@@ -72,11 +74,29 @@ def parse_args(argv):
                          "shows as steps of 5-27 ms with or without a cut; a pause the guest saw would step by "
                          "R-F (>= 600 ms). 1 ms is the frozen-mode claim, measurable only with an idle guest "
                          "(tests/node, node-noded) (default 50)")
+    ap.add_argument("--clock-period-us", type=int, default=0,
+                    help="the guest clock monitors read the clocks every this many us (nanosleep in between); 0: "
+                         "a busy loop, under icount the most sensitive. Tried: 1000 showed host scheduling in the "
+                         "guest clocks as 300-590 ms steps, control windows included (0 passes in 3 runs) "
+                         "(default 0)")
     ap.add_argument("--lead-ms", type=int, default=300,
                     help="the controller's lead (F = now + lead, R likewise): Prepare to three agents on a "
                          "loaded 2-core host took up to 62 ms, over the automatic 50 ms (default 300)")
     ap.add_argument("--qemu-nice", type=int, default=10,
                     help="run the QEMUs at this nice level, below the delay node and the agents (default 10)")
+    ap.add_argument("--worker-cpu", type=int, default=1,
+                    help="CPU of the delay node's worker lcore, kept for it alone: the demo's own Python, the "
+                         "controller, both stasis-noded and both QEMUs (TCG vCPU threads included) are pinned to "
+                         "the host's other CPUs, and the delay node runs with EAL -l MAIN,WORKER (main lcore: the "
+                         "lowest other CPU). On 2 cores a worker sharing its CPU with TCG was starved for 30-758 ms "
+                         "(frames stamped late, bursts beyond the queue, fast retransmits). -1: no pinning "
+                         "(default 1)")
+    ap.add_argument("--idle-sleep", default="0",
+                    help="the delay node's daemon.idle_sleep: \"0\" busy-polls its own CPU (no sleep/wake latency "
+                         "in the arrival stamps) (default 0)")
+    ap.add_argument("--queue-slots", type=int, default=500,
+                    help="lan0's queue per direction, frames: one BDP (20 ms x 20 Mbit/s = 50 KB, 34 full frames) "
+                         "plus headroom for a burst after a resume (default 500)")
     ap.add_argument("--build", default=os.environ.get("STASIS_BUILD_DIR", os.path.join(REPO, "build")),
                     help="meson build directory (default build/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, states)")
@@ -84,6 +104,23 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     args.build = os.path.abspath(args.build)  # the daemons' configurations are read from other folders
     return args
+
+
+def cpu_list(cpus) -> str:
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def pin_off_worker(args) -> None:
+    """Pins this process (and so everything it starts: controller, stasis-noded, QEMU) off the worker's CPU."""
+    args.others = set()
+    if args.worker_cpu < 0:
+        return
+    cpus = os.sched_getaffinity(0)
+    if args.worker_cpu not in cpus or len(cpus) < 2:
+        raise Failed(f"--worker-cpu {args.worker_cpu}: this process may run on CPUs {cpu_list(cpus)}; the "
+                     f"worker needs one of them and the rest at least one other (or --worker-cpu -1)")
+    args.others = cpus - {args.worker_cpu}
+    os.sched_setaffinity(0, args.others)
 
 
 def duration_ns(text: str) -> int:
@@ -198,15 +235,18 @@ class Experiment:
                         # QEMU niced: the delay node's worker and the agents must not wait behind two TCG
                         # vCPUs on a small host (nice and ip netns exec both exec, so the PID is QEMU's).
                         f'  launcher: "nice" launcher: "-n" launcher: "{self.args.qemu_nice}"\n'
+                        # Off the delay node's worker CPU (the daemon already inherits it; said again here).
+                        + (f'  launcher: "taskset" launcher: "-c" launcher: "{cpu_list(a.others)}"\n'
+                           if a.others else "") +
                         f'  launcher: "ip" launcher: "netns" launcher: "exec" launcher: "{self.ns.name}"\n'
                         # No checksum or segmentation offload between guest and tap: af_packet must see
                         # whole frames with their checksums.
                         f'  extra_arg: "-global" extra_arg: "virtio-net-pci.csum=off"\n'
                         f'  extra_arg: "-global" extra_arg: "virtio-net-pci.guest_csum=off"\n}}\n')
         with open(self.lab.path("d1.conf"), "w") as f:
-            f.write(f'daemon {{ control: "ipc://{self.lab.path("d1.sock")}" }}\n'
+            f.write(f'daemon {{ control: "ipc://{self.lab.path("d1.sock")}" idle_sleep: "{a.idle_sleep}" }}\n'
                     f'link {{ name: "lan0" a {{ port: "net_af_packet0" }} b {{ port: "net_af_packet1" }} '
-                    f'shape {{ delay: "{a.delay}" rate: "{a.rate}" queue_slots: 200 }} }}\n')
+                    f'shape {{ delay: "{a.delay}" rate: "{a.rate}" queue_slots: {a.queue_slots} }} }}\n')
         lines = ['name: "e2e"', f'catalog: "{self.lab.path("catalog.db")}"', "timeout_ms: 10000", "tries: 2",
                  # One host, one clock: the skew bound is the probes' round trip, which exceeds the default
                  # 1 ms budget when two TCG guests load the two cores.
@@ -225,7 +265,8 @@ class Experiment:
     def start_daemons(self, boot: bool) -> None:
         self.generation += 1
         g = self.generation
-        eal = ["-l", "0,1", "--no-pci"]
+        a = self.args
+        eal = ["-l", f"{min(a.others)},{a.worker_cpu}" if a.others else "0,1", "--no-pci"]
         if stasis_lab.hugepages_available(256):
             eal += ["--in-memory"]
         else:
@@ -233,7 +274,9 @@ class Experiment:
             self.lab.tmpfile(f"/var/run/dpdk/{prefix}")
             eal += ["--no-huge", "-m", "256", "--no-shconf", "--file-prefix", prefix]
         eal += ["--vdev", "net_af_packet0,iface=tapA", "--vdev", "net_af_packet1,iface=tapB"]
-        self.procs["d1"] = self.ns.start(f"delayd-{g}", [self.delayd, *eal, "--", "--config",
+        # The demo runs pinned off the worker's CPU: taskset gives the delay node both its lcores back.
+        pin = ["taskset", "-c", cpu_list(a.others | {a.worker_cpu})] if a.others else []
+        self.procs["d1"] = self.ns.start(f"delayd-{g}", [*pin, self.delayd, *eal, "--", "--config",
                                                          self.lab.path("d1.conf"), "--plain"],
                                          ready=DELAYD_READY, timeout=30)
         for name, *_ in GUESTS:
@@ -322,12 +365,13 @@ class Demo:
 
     def window(self, name: str, op=None) -> dict:
         """One measured window: the operation (or nothing: the control window), then the rest of the window.
-        The guests' clock monitors busy-loop (the most sensitive, and icount then hides host scheduling)
-        from just before the operation until CLOCK_AFTER_S after it: two busy vCPUs on two shared cores
+        The guests' clock monitors busy-loop by default (--clock-period-us 0: the most sensitive, and icount
+        then hides host scheduling; with a 1 ms nanosleep they showed host scheduling as 300-590 ms steps)
+        from just before the operation until CLOCK_AFTER_S after it: two busy vCPUs sharing the QEMUs' CPU
         cannot run for the whole demo."""
         self.say(f"{name}:")
         for g in (self.a, self.b):
-            g.call("clock-start", period_us=0)
+            g.call("clock-start", period_us=self.args.clock_period_us)
         before = self.snapshot()
         t0 = time.monotonic()
         reports = op() if op else []
@@ -352,7 +396,7 @@ class Demo:
                 cut_guest = before["guest_a_real_ns"] + int(self.freeze_of[reports[0]["_target"]]) - before["host_ns"]
             near = self.rtt_between(cut_guest - RTT_NEAR_NS, cut_guest + RTT_NEAR_NS)
         else:
-            near = []
+            near, cut_guest = [], None
         for rep in reports:
             if rep.get("operation") == "checkpoint":
                 self.freeze_of[rep["checkpoint"]] = int(rep["freeze_ns"])
@@ -367,7 +411,10 @@ class Demo:
                            "steps_over_1ms": int(c["mono_steps_over_1ms"]) + int(c["real_steps_over_1ms"]),
                            "seconds": int(c["duration_ns"]) / 1e9} for n, c in clocks.items()},
              "rtt_ms": self.rtt_stats(whole), "rtt_near_cut_ms": self.rtt_stats(near),
-             "rtt_near_cut_samples": [[s[0], s[2]] for s in near], "link_stats": self.link_stats()}
+             "rtt_near_cut_samples": [[s[0], s[2]] for s in near], "link_stats": self.link_stats(),
+             # Probes over the RTT bound anywhere in the window: [seq, sent - F (ms, guest time), RTT (ms)].
+             "rtt_spikes": [[s[0], round((s[1] - cut_guest) / 1e6, 1) if cut_guest else None, round(s[2] / 1e6, 1)]
+                            for s in whole if s[2] > self.rtt_cfg_ns + self.args.rtt_tolerance_ms * 1e6][:20]}
         self.windows.append(w)
         self.print_window(w)
         return w
@@ -424,6 +471,8 @@ class Demo:
             self.say(f"  lan0 {d}: rx {c.get('rx_packets')} tx {c.get('tx_packets')} packets in the window, drops "
                      f"{drops or 'none'}, lateness max {int(c.get('lateness_max_ns', 0)) / 1e6:.1f} ms (since the "
                      f"daemon started)")
+        if w["rtt_spikes"]:
+            self.say(f"  RTT probes over the bound in the window [seq, sent - F ms, RTT ms]: {w['rtt_spikes']}")
         if w["rtt_near_cut_ms"].get("samples"):
             self.say(f"  RTT probes sent within {RTT_NEAR_NS / 1e6:.0f} ms of F: {w['rtt_near_cut_ms']}")
 
@@ -521,11 +570,13 @@ def main(argv) -> int:
     if os.geteuid() != 0:
         print("e2e_demo.py: needs root (network namespace, taps)", file=sys.stderr)
         return 2
-    out = {"link": {"delay": args.delay, "rate": args.rate}, "stream_rate_bps": args.stream_rate,
-           "window_s": args.window}
+    out = {"link": {"delay": args.delay, "rate": args.rate, "queue_slots": args.queue_slots,
+                    "idle_sleep": args.idle_sleep}, "stream_rate_bps": args.stream_rate,
+           "window_s": args.window, "worker_cpu": args.worker_cpu}
     demo = None
     try:
         with netlab.Lab(prefix="ste2e", keep_workdir=args.keep) as lab:
+            pin_off_worker(args)
             ex = Experiment(lab, args, say)
             say(f"Stasis e2e demo: gA 10.0.0.1 --tapA--[ stasis-delayd lan0: {args.delay}, {args.rate} ]--tapB-- "
                 f"gB 10.0.0.2 (namespace {ex.ns.name}, files {lab.workdir})")
