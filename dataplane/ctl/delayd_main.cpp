@@ -15,6 +15,7 @@
 #include "control_handler.hpp"
 #include "delay_node.hpp"
 #include "eal.hpp"
+#include "stasis/control/agent_security.hpp"
 #include "stasis/control/agent_server.hpp"
 #include "stasis/control/curve.hpp"
 #include "stasis/dataplane/config.hpp"
@@ -53,9 +54,7 @@ const char *usage_text =
 
 struct options {
     std::string config, control;
-    std::string curve_key;           // --curve-key
-    std::vector<std::string> allow;  // --allow, repeated
-    bool plain = false;
+    stasis::control::agent_security security;  // --curve-key, --allow, --plain
     bool check = false;
 };
 
@@ -85,9 +84,9 @@ bool parse_options(int argc, char **argv, options &o)
         case 'c': o.config = optarg; break;
         case 'C': o.control = optarg; break;
         case 'k': o.check = true; break;
-        case 'K': o.curve_key = optarg; break;
-        case 'A': o.allow.emplace_back(optarg); break;
-        case 'P': o.plain = true; break;
+        case 'K': o.security.curve_key = optarg; break;
+        case 'A': o.security.allow.emplace_back(optarg); break;
+        case 'P': o.security.plain = true; break;
         default: return false;
         }
     }
@@ -99,40 +98,12 @@ bool parse_options(int argc, char **argv, options &o)
         fprintf(stderr, "stasis-delayd: --config FILE is required\n");
         return false;
     }
-    const char *security_error = nullptr;
-    if (o.plain && (!o.curve_key.empty() || !o.allow.empty()))
-        security_error = "--plain excludes --curve-key and --allow";
-    else if (!o.curve_key.empty() && o.allow.empty())
-        security_error = "--curve-key needs at least one --allow FILE (the controllers to let in)";
-    else if (o.curve_key.empty() && !o.allow.empty())
-        security_error = "--allow needs --curve-key FILE (this agent's own key pair)";
-    else if (!o.plain && o.curve_key.empty() && !o.check)
-        security_error = "choose how the control socket authenticates: --curve-key FILE --allow FILE "
-                         "(CURVE, docs/SECURITY.md) or --plain (unauthenticated, loopback endpoints only)";
-    if (security_error) {
-        fprintf(stderr, "stasis-delayd: %s\n", security_error);
+    const std::string security_error = stasis::control::security_usage_error(o.security, o.check);
+    if (!security_error.empty()) {
+        fprintf(stderr, "stasis-delayd: %s\n", security_error.c_str());
         return false;
     }
     return true;
-}
-
-// The control socket's CURVE keys (empty for --plain), read and checked before anything starts.
-std::optional<stasis::control::curve_server_options> load_security(const options &o, const std::string &endpoint)
-{
-    namespace control = stasis::control;
-    if (o.curve_key.empty()) {
-        if (o.plain && !control::is_loopback_endpoint(endpoint))
-            throw std::runtime_error(std::string("--plain on ").append(endpoint).append(
-                ": an unauthenticated control socket may only listen on loopback (tcp://127.0.0.1:PORT, "
-                "ipc://PATH); use CURVE keys"));
-        return std::nullopt;
-    }
-    control::curve_server_options curve;
-    curve.keys = control::read_secret_key_file(o.curve_key);
-    for (const auto &file : o.allow)
-        for (auto &key : control::read_allow_list(file))
-            curve.allowed.push_back(std::move(key));
-    return curve;
 }
 
 // Until the next instant the agent has work at, at most 100 ms.
@@ -196,7 +167,7 @@ int main(int argc, char **argv)
         daemon_config cfg = load_config_file(o.config);
         if (!o.control.empty())
             cfg.control = o.control;
-        auto curve = load_security(o, cfg.control);
+        auto curve = stasis::control::load_security(o.security, cfg.control);
         worker_options wo;
         wo.burst = uint16_t(cfg.burst);
         wo.idle_sleep_ns = cfg.idle_sleep_ns;

@@ -15,6 +15,7 @@
 #include "qcow2_store.hpp"
 #include "qemu_host.hpp"
 #include "stasis/control/agent_server.hpp"
+#include "stasis/control/agent_security.hpp"
 #include "stasis/control/curve.hpp"
 
 namespace {
@@ -48,9 +49,9 @@ const char *usage_text =
     "SIGKILL by PID) and stop the agent; swap out first to keep their state.\n";
 
 struct options {
-    std::string config, control, curve_key;
-    std::vector<std::string> allow;
-    bool plain = false, check = false, start = false;
+    std::string config, control;
+    control::agent_security security;  // --curve-key, --allow, --plain
+    bool check = false, start = false;
 };
 
 bool parse_options(int argc, char **argv, options &o)
@@ -71,9 +72,9 @@ bool parse_options(int argc, char **argv, options &o)
         case 'C': o.control = optarg; break;
         case 'k': o.check = true; break;
         case 's': o.start = true; break;
-        case 'K': o.curve_key = optarg; break;
-        case 'A': o.allow.emplace_back(optarg); break;
-        case 'P': o.plain = true; break;
+        case 'K': o.security.curve_key = optarg; break;
+        case 'A': o.security.allow.emplace_back(optarg); break;
+        case 'P': o.security.plain = true; break;
         default: return false;
         }
     }
@@ -81,41 +82,16 @@ bool parse_options(int argc, char **argv, options &o)
         fprintf(stderr, "stasis-noded: unexpected argument '%s'\n", argv[optind]);
         return false;
     }
-    const char *error = nullptr;
+    std::string error;
     if (o.config.empty())
         error = "--config FILE is required";
-    else if (o.plain && (!o.curve_key.empty() || !o.allow.empty()))
-        error = "--plain excludes --curve-key and --allow";
-    else if (!o.curve_key.empty() && o.allow.empty())
-        error = "--curve-key needs at least one --allow FILE (the controllers to let in)";
-    else if (o.curve_key.empty() && !o.allow.empty())
-        error = "--allow needs --curve-key FILE (this agent's own key pair)";
-    else if (!o.plain && o.curve_key.empty() && !o.check)
-        error = "choose how the control socket authenticates: --curve-key FILE --allow FILE "
-                "(CURVE, docs/SECURITY.md) or --plain (unauthenticated, loopback endpoints only)";
-    if (error) {
-        fprintf(stderr, "stasis-noded: %s\n", error);
+    else
+        error = control::security_usage_error(o.security, o.check);
+    if (!error.empty()) {
+        fprintf(stderr, "stasis-noded: %s\n", error.c_str());
         return false;
     }
     return true;
-}
-
-// The control socket's CURVE keys (empty for --plain), read and checked before anything starts.
-std::optional<control::curve_server_options> load_security(const options &o, const std::string &endpoint)
-{
-    if (o.curve_key.empty()) {
-        if (o.plain && !control::is_loopback_endpoint(endpoint))
-            throw std::runtime_error("--plain on " + endpoint +
-                                     ": an unauthenticated control socket may only listen on loopback "
-                                     "(tcp://127.0.0.1:PORT, ipc://PATH); use CURVE keys");
-        return std::nullopt;
-    }
-    control::curve_server_options curve;
-    curve.keys = control::read_secret_key_file(o.curve_key);
-    for (const auto &file : o.allow)
-        for (auto &key : control::read_allow_list(file))
-            curve.allowed.push_back(std::move(key));
-    return curve;
 }
 
 std::chrono::milliseconds poll_timeout(int64_t due_ns)
@@ -193,7 +169,7 @@ int main(int argc, char **argv)
             cfg.control = o.control;
         if (cfg.control.empty())
             throw std::runtime_error(o.config + ": no control endpoint (set control or --control)");
-        auto curve = load_security(o, cfg.control);
+        auto curve = control::load_security(o.security, cfg.control);
         if (o.check) {
             printf("stasis-noded: %s: configuration is valid (%zu guest(s))\n", o.config.c_str(), cfg.guests.size());
             return 0;
