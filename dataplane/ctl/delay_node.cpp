@@ -339,7 +339,7 @@ std::expected<freeze_report, op_error> delay_node::freeze_status()
             const auto &fifo = w.pipes[ab ? l.pipe_ab : l.pipe_ba].fifo;
             uint64_t bytes = 0;
             for (uint32_t i = 0; i < fifo.size(); i++)
-                bytes += fifo.at(i).len;
+                bytes += rte_pktmbuf_pkt_len(fifo.at(i).pkt);
             (ab ? h.packets_ab : h.packets_ba) = fifo.size();
             (ab ? h.bytes_ab : h.bytes_ba) = bytes;
         }

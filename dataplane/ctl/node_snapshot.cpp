@@ -80,10 +80,10 @@ std::expected<save_report, op_error> delay_node::save(const std::string &path)
                 for (uint32_t i = 0; i < p.fifo.size(); i++) {
                     const auto &e = p.fifo.at(i);
                     segments_of(e.pkt, segs);
-                    if (auto r = w->add_packet(e.arrival_ns - f, e.depart_ns - f, segs); !r)
+                    if (auto r = w->add_packet(p.fifo.arrival_at(i) - f, e.depart_ns - f, segs); !r)
                         return std::unexpected(r.error());
                     rep.packets++;
-                    rep.bytes += e.len;
+                    rep.bytes += rte_pktmbuf_pkt_len(e.pkt);
                 }
             }
         }
@@ -156,7 +156,7 @@ std::expected<save_report, op_error> delay_node::load(const std::string &path, b
         }
         std::memcpy(dst, p.frame.data(), p.frame.size());
         auto &s = *stage[p.link][p.dir == snapshot::direction::a_to_b ? 0 : 1];
-        s.fifo.push(m, p.depart_rel_ns + f, p.arrival_rel_ns + f, uint32_t(p.frame.size()));
+        s.fifo.push(m, p.depart_rel_ns + f, p.arrival_rel_ns + f);
         rep.packets++;
         rep.bytes += p.frame.size();
         return true;

@@ -42,11 +42,22 @@ public:
         return ((uint64_t(sub + m + 1)) << (e - 3)) - 1;
     }
 
-    void record(int64_t v) noexcept {
-        const uint64_t u = v < 0 ? 0 : uint64_t(v);
-        _b[index(u)].add();
-        if (u > _max.get())
-            _max.set(u);
+    // Smallest value that falls into bucket i.
+    static uint64_t lower(unsigned i) noexcept {
+        if (i < sub)
+            return i;
+        if (i == buckets - 1)
+            return uint64_t(1) << 40;
+        const unsigned e = i / sub + 2, m = i % sub;
+        return uint64_t(sub + m) << (e - 3);
+    }
+
+    // Recording is split for callers that record runs of values: n values in bucket i, and a value
+    // that may be the largest seen.
+    void add(unsigned i, uint64_t n) noexcept { _b[i].add(n); }
+    void note(uint64_t v) noexcept {
+        if (v > _max.get())
+            _max.set(v);
     }
     uint64_t count(unsigned i) const noexcept { return _b[i].get(); }
     uint64_t max() const noexcept { return _max.get(); }

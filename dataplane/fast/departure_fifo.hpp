@@ -1,6 +1,7 @@
 // Fixed-capacity FIFO of packets waiting for their departure instant, preallocated at configuration.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -9,21 +10,22 @@ namespace stasis::dataplane {
 
 // Departures are non-decreasing within a pipe (the model guarantees it), so a plain ring ordered by
 // arrival is also ordered by departure: the head is always the next packet to leave.
+//
+// Entries are addressed by a sequence number that only grows (the head's is head_seq()), so that
+// the worker can remember how far ahead it has prefetched across turns.
 template <typename Packet>
 class departure_fifo {
 public:
-    // 32 bytes: two entries a cache line. The length is kept here so that counting a departure
-    // does not touch the packet, which is cold after a delay line's worth of other packets.
+    // 16 bytes, four a cache line: what a departure reads. Arrival instants, needed only by snapshots
+    // and pcap export, live in a parallel array that the fast path writes and never reads.
     struct entry {
         Packet pkt;
         int64_t depart_ns;
-        int64_t arrival_ns;  // kept for snapshots and pcap export of frozen packets
-        uint32_t len;
     };
 
     departure_fifo() = default;
     explicit departure_fifo(uint32_t capacity_pow2)
-        : _slots(new entry[capacity_pow2]), _mask(capacity_pow2 - 1) {}
+        : _slots(new entry[capacity_pow2]), _arrivals(new int64_t[capacity_pow2]), _mask(capacity_pow2 - 1) {}
 
     uint32_t capacity() const noexcept { return _slots ? _mask + 1 : 0; }
     uint32_t size() const noexcept { return uint32_t(_tail - _head); }
@@ -31,43 +33,61 @@ public:
     bool full() const noexcept { return size() == capacity(); }
 
     // Returns false (the caller counts a drop) when full.
-    bool push(Packet pkt, int64_t depart_ns, int64_t arrival_ns, uint32_t len) noexcept {
+    bool push(Packet pkt, int64_t depart_ns, int64_t arrival_ns) noexcept {
         if (full())
             return false;
-        _slots[_tail++ & _mask] = entry{pkt, depart_ns, arrival_ns, len};
+        _slots[_tail & _mask] = entry{pkt, depart_ns};
+        _arrivals[_tail & _mask] = arrival_ns;
+        _tail++;
         return true;
     }
 
     const entry &front() const noexcept { return _slots[_head & _mask]; }
     const entry &at(uint32_t i) const noexcept { return _slots[(_head + i) & _mask]; }
-    entry &at(uint32_t i) noexcept { return _slots[(_head + i) & _mask]; }
+    int64_t arrival_at(uint32_t i) const noexcept { return _arrivals[(_head + i) & _mask]; }
     void pop() noexcept { _head++; }
+    void pop(uint32_t n) noexcept { _head += n; }
+
+    uint64_t head_seq() const noexcept { return _head; }
+    uint64_t tail_seq() const noexcept { return _tail; }
+    const entry &at_seq(uint64_t seq) const noexcept { return _slots[seq & _mask]; }
+
+    // How many entries from the head, at most `limit`, depart at or before `last_ns`.
+    uint32_t count_due(int64_t last_ns, uint32_t limit) const noexcept {
+        const uint32_t n = std::min(size(), limit);
+        uint32_t i = 0;
+        while (i < n && at(i).depart_ns <= last_ns)
+            i++;
+        return i;
+    }
 
     // Every instant of every held entry moves by delta_ns (thaw at R of a freeze at F: R - F).
     void shift(int64_t delta_ns) noexcept {
         for (uint64_t i = _head; i != _tail; i++) {
             _slots[i & _mask].depart_ns += delta_ns;
-            _slots[i & _mask].arrival_ns += delta_ns;
+            _arrivals[i & _mask] += delta_ns;
         }
     }
 
-    // Moves every entry, in order, into `bigger` (preallocated off the fast path) and swaps storage
-    // with it, so the old storage is freed by whoever owns `bigger` now. False if it does not fit.
+    // Moves every entry, in order and under the same sequence numbers, into `bigger` (preallocated
+    // off the fast path) and swaps storage with it, so the old storage is freed by whoever owns
+    // `bigger` now. False if it does not fit.
     bool grow_into(departure_fifo &bigger) noexcept {
         if (bigger.capacity() < size())
             return false;
-        bigger._head = bigger._tail = 0;
-        for (uint64_t i = _head; i != _tail; i++)
-            bigger._slots[bigger._tail++ & bigger._mask] = _slots[i & _mask];
-        std::swap(_slots, bigger._slots);
-        std::swap(_mask, bigger._mask);
-        std::swap(_head, bigger._head);
-        std::swap(_tail, bigger._tail);
+        for (uint64_t i = _head; i != _tail; i++) {
+            bigger._slots[i & bigger._mask] = _slots[i & _mask];
+            bigger._arrivals[i & bigger._mask] = _arrivals[i & _mask];
+        }
+        bigger._head = _head;
+        bigger._tail = _tail;
+        std::swap(*this, bigger);
         return true;
     }
 
 private:
     std::unique_ptr<entry[]> _slots;
+    std::unique_ptr<int64_t[]> _arrivals;
     uint32_t _mask = 0;
     uint64_t _head = 0, _tail = 0;
 };

@@ -18,7 +18,6 @@ namespace stasis::dataplane {
 namespace {
 
 constexpr int64_t never = INT64_MAX;
-constexpr uint32_t prefetch_ahead = 8;
 // Wake this long before a departure and spin the rest: a sleep on a shared (virtual) machine
 // overshoots by tens to a hundred microseconds even with 1 ns timer slack.
 constexpr int64_t wake_margin_ns = 250'000;
@@ -40,6 +39,56 @@ inline bool retag(rte_mbuf *&m, bool tagged, int32_t egress_vlan) noexcept
         return rte_vlan_insert(&m) == 0;
     }
     return true;
+}
+
+// Records the lateness of the n frames at the FIFO's head, all due at `now`. Their departures rise,
+// so their lateness falls: one bucket update per bucket the run crosses, not one per frame.
+void record_lateness(latency_histogram &h, const departure_fifo<rte_mbuf *> &fifo, uint32_t n, int64_t now) noexcept
+{
+    if (n == 0)
+        return;
+    h.note(uint64_t(now - fifo.front().depart_ns));
+    for (uint32_t i = 0; i < n;) {
+        const unsigned b = latency_histogram::index(uint64_t(now - fifo.at(i).depart_ns));
+        const int64_t last_in_bucket = now - int64_t(latency_histogram::lower(b));
+        uint32_t j = i + 1;
+        while (j < n && fifo.at(j).depart_ns <= last_in_bucket)
+            j++;
+        h.add(b, j - i);
+        i = j;
+    }
+}
+
+// The frames that leave in the next turns were written a delay line ago: their mbufs are cold by now.
+// Three stages, each a cursor in FIFO sequence numbers so that every frame is fetched once per stage:
+// the ring entries of the next four bursts; the headers of the next two (the PMD's transmit reads the
+// first line, the free the second), whose entries came a turn ago; the data of the next one (net_null's
+// copy reads it, as a NIC's DMA would), whose header came a turn ago so its address is at hand.
+// `budget` bounds the frames each stage advances: admit() advances them by the frames it queued, so
+// that the misses overlap with the model's work; drain() catches up on whole windows.
+void prefetch_departures(rt_pipe &pipe, uint32_t burst, uint32_t budget) noexcept
+{
+    const auto &f = pipe.fifo;
+    auto &c = pipe.ahead;
+    const uint64_t head = f.head_seq(), tail = f.tail_seq();
+    const uint64_t headers_from = std::clamp(c.headers_seq, head, tail);
+    const uint64_t data_from = std::clamp(c.data_seq, head, headers_from);
+    const uint64_t data_to = std::min({head + burst, headers_from, data_from + budget});
+    for (uint64_t s = data_from; s < data_to; s++)
+        rte_prefetch0(rte_pktmbuf_mtod(f.at_seq(s).pkt, void *));
+    c.data_seq = std::max(data_from, data_to);
+    const uint64_t ring_from = std::clamp(c.ring_seq, head, tail);
+    const uint64_t headers_to = std::min({head + 2 * burst, ring_from, headers_from + budget});
+    for (uint64_t s = headers_from; s < headers_to; s++) {
+        const auto *m = reinterpret_cast<const char *>(f.at_seq(s).pkt);
+        rte_prefetch0(m);
+        rte_prefetch0(m + RTE_CACHE_LINE_SIZE);
+    }
+    c.headers_seq = std::max(headers_from, headers_to);
+    const uint64_t ring_to = std::min({head + 4 * burst, tail, ring_from + 4 * budget});
+    for (uint64_t s = ring_from; s < ring_to; s += 4)
+        rte_prefetch0(&f.at_seq(s));
+    c.ring_seq = std::max(ring_from, ring_to);
 }
 
 }  // namespace
@@ -66,42 +115,63 @@ rt_pipe *worker::classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept
     return &pipes[slot - 1];
 }
 
-void worker::ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept
+// Classifies a burst, then hands each run of frames bound for the same pipe to admit().
+void worker::ingress(rt_port &port, rte_mbuf **rx, uint16_t n, int64_t arrival_ns) noexcept
 {
-    bool tagged;
-    rt_pipe *found = classify(port, m, tagged);
-    if (!found) {
-        rte_pktmbuf_free(m);
-        return;
+    rt_pipe *pipe_of[max_burst];
+    rte_mbuf *frames[max_burst];
+    uint32_t len[max_burst];
+    bool tagged[max_burst];
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        pipe_of[k] = classify(port, rx[i], tagged[k]);
+        if (!pipe_of[k]) {
+            rte_pktmbuf_free(rx[i]);
+            continue;
+        }
+        frames[k] = rx[i];
+        // The link carries the frame as a dedicated link would: without the multiplexing tag.
+        len[k] = rte_pktmbuf_pkt_len(rx[i]) - (tagged[k] ? sizeof(rte_vlan_hdr) : 0);
+        k++;
     }
-    rt_pipe &pipe = *found;
-    // The link carries the frame as a dedicated link would: without the multiplexing tag.
-    const uint32_t len = rte_pktmbuf_pkt_len(m) - (tagged ? sizeof(rte_vlan_hdr) : 0);
-    pipe.ctr->rx_packets.add();
-    pipe.ctr->rx_bytes.add(len);
+    for (uint16_t i = 0; i < k;) {
+        uint16_t j = i + 1;
+        while (j < k && pipe_of[j] == pipe_of[i])
+            j++;
+        admit(*pipe_of[i], frames + i, len + i, tagged + i, uint16_t(j - i), arrival_ns);
+        i = j;
+    }
+}
 
-    const verdict v = pipe.model.arrive(arrival_ns, len);
-    switch (v.drop) {
-    case drop_reason::none:
-        break;
-    case drop_reason::loss:
-        pipe.ctr->drop_loss.add();
-        rte_pktmbuf_free(m);
-        return;
-    case drop_reason::queue:
-        pipe.ctr->drop_queue.add();
-        rte_pktmbuf_free(m);
-        return;
-    case drop_reason::red:
-        pipe.ctr->drop_red.add();
-        rte_pktmbuf_free(m);
-        return;
+// Runs the model over n frames of one pipe arriving together, and queues those it admits. Counters
+// are added once per run.
+void worker::admit(rt_pipe &pipe, rte_mbuf **frames, const uint32_t *len, const bool *tagged, uint16_t n,
+                   int64_t arrival_ns) noexcept
+{
+    verdict *const v = _verdicts;
+    pipe.model.arrive_burst(arrival_ns, len, n, v);
+    uint64_t bytes = 0;
+    uint32_t dropped[4] = {};  // by drop_reason; [none] counts the FIFO's drops
+    for (uint16_t i = 0; i < n; i++) {
+        bytes += len[i];
+        rte_mbuf *m = frames[i];
+        if (v[i].drop != drop_reason::none || !retag(m, tagged[i], pipe.egress_vlan) ||
+            !pipe.fifo.push(m, v[i].depart_ns, arrival_ns)) {
+            dropped[unsigned(v[i].drop)]++;
+            rte_pktmbuf_free(m);
+        }
     }
-    if (!retag(m, tagged, pipe.egress_vlan) ||
-        !pipe.fifo.push(m, v.depart_ns, arrival_ns, rte_pktmbuf_pkt_len(m))) {
-        pipe.ctr->drop_fifo.add();
-        rte_pktmbuf_free(m);
-    }
+    prefetch_departures(pipe, _opt.burst, n);
+    pipe.ctr->rx_packets.add(n);
+    pipe.ctr->rx_bytes.add(bytes);
+    if (dropped[unsigned(drop_reason::loss)])
+        pipe.ctr->drop_loss.add(dropped[unsigned(drop_reason::loss)]);
+    if (dropped[unsigned(drop_reason::queue)])
+        pipe.ctr->drop_queue.add(dropped[unsigned(drop_reason::queue)]);
+    if (dropped[unsigned(drop_reason::red)])
+        pipe.ctr->drop_red.add(dropped[unsigned(drop_reason::red)]);
+    if (dropped[unsigned(drop_reason::none)])
+        pipe.ctr->drop_fifo.add(dropped[unsigned(drop_reason::none)]);
 }
 
 // Sends what is due at `now`, except what departs at or after the freeze instant: `hold_from`
@@ -109,34 +179,29 @@ void worker::ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept
 uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &next_due) noexcept
 {
     rt_port &port = ports[pipe.egress];
-    uint32_t sent = 0;
-    uint64_t bytes = 0;
-    while (!pipe.fifo.empty()) {
-        const auto &e = pipe.fifo.front();
-        if (e.depart_ns > now || e.depart_ns >= hold_from) {
-            if (e.depart_ns < hold_from)
-                next_due = std::min(next_due, e.depart_ns);  // held frames are not due
-            break;
-        }
-        if (port.n_pending == tx_pending_max)
-            break;  // the port is backed up: keep the packet queued, in order
-        // The ring and the packets were written a delay line ago and are cold: fetch the ring two
-        // lines ahead and the packets the PMD will read at transmit a few entries ahead.
-        if (pipe.fifo.size() > 2 * prefetch_ahead) {
-            rte_prefetch0(&pipe.fifo.at(2 * prefetch_ahead));
-            rte_prefetch0(pipe.fifo.at(prefetch_ahead).pkt);
-        }
-        pipe.ctr->lateness.record(now - e.depart_ns);
-        bytes += e.len;
-        port.pending[port.n_pending++] = e.pkt;
-        pipe.fifo.pop();
-        sent++;
+    auto &fifo = pipe.fifo;
+    const uint32_t room = tx_pending_max - port.n_pending;  // a backed-up port keeps the rest queued, in order
+    const uint32_t n = fifo.count_due(std::min(now, hold_from - 1), room);
+    if (n < fifo.size() && n < room) {
+        const int64_t d = fifo.at(n).depart_ns;
+        if (d < hold_from)
+            next_due = std::min(next_due, d);  // held frames are not due
     }
-    if (sent) {
-        pipe.ctr->tx_packets.add(sent);
+    record_lateness(pipe.ctr->lateness, fifo, n, now);
+    uint64_t bytes = 0;
+    rte_mbuf **out = port.pending.get() + port.n_pending;
+    for (uint32_t i = 0; i < n; i++) {
+        out[i] = fifo.at(i).pkt;
+        bytes += rte_pktmbuf_pkt_len(out[i]);
+    }
+    fifo.pop(n);
+    port.n_pending = uint16_t(port.n_pending + n);
+    prefetch_departures(pipe, _opt.burst, 4 * _opt.burst);
+    if (n) {
+        pipe.ctr->tx_packets.add(n);
         pipe.ctr->tx_bytes.add(bytes);
     }
-    return sent;
+    return n;
 }
 
 void worker::flush(rt_port &port) noexcept
@@ -234,19 +299,23 @@ int worker::run() noexcept
         forward_loop();
         return 0;
     }
-    rte_mbuf *rx[max_burst];
     uint32_t idle = 0;
     for (uint64_t turn = 1;; turn++) {
         bool busy = false;
         for (auto &port : ports) {
-            const uint16_t n = rte_eth_rx_burst(port.port_id, 0, rx, _opt.burst);
-            if (n == 0)
-                continue;
-            busy = true;
+            port.n_rx = rte_eth_rx_burst(port.port_id, 0, port.rx.get(), _opt.burst);
+            busy |= port.n_rx != 0;
+        }
+        if (busy) {
+            // One stamp for the turn's arrivals, read once every port has been polled: a clock read
+            // costs as much as the model for a few frames.
             const int64_t t = _clock.now_ns();
-            port.ctr->rx_packets.add(n);
-            for (uint16_t i = 0; i < n; i++)
-                ingress(port, rx[i], t);
+            for (auto &port : ports) {
+                if (port.n_rx == 0)
+                    continue;
+                port.ctr->rx_packets.add(port.n_rx);
+                ingress(port, port.rx.get(), port.n_rx, t);
+            }
         }
         const int64_t now = _clock.now_ns();
         const int64_t hold_from = _hold_from->load(std::memory_order_relaxed);

@@ -20,6 +20,11 @@ constexpr uint16_t untagged_slot = 4096;  // vlan_map index of frames without an
 constexpr uint16_t max_burst = 512;
 constexpr uint16_t tx_pending_max = 1024;
 
+// FIFO sequence numbers up to which the frames about to depart were prefetched, by stage.
+struct departure_prefetch {
+    uint64_t ring_seq = 0, headers_seq = 0, data_seq = 0;
+};
+
 // One direction of a link as the runtime holds it: the model, its departure FIFO, where it leaves.
 struct rt_pipe {
     explicit rt_pipe(const pipe_params &p) : model(p), fifo(fifo_capacity_for(p)) {}
@@ -28,12 +33,15 @@ struct rt_pipe {
     uint16_t egress = 0;      // index into the worker's ports
     int32_t egress_vlan = -1; // -1: untagged
     std::unique_ptr<pipe_counters> ctr = std::make_unique<pipe_counters>();
+    departure_prefetch ahead;
 };
 
 struct rt_port {
     uint16_t port_id = 0;
     // vlan id (or untagged_slot) -> 1 + index of the pipe that receives it; 0: no link
     std::unique_ptr<uint32_t[]> vlan_map = std::make_unique<uint32_t[]>(untagged_slot + 1);
+    std::unique_ptr<rte_mbuf *[]> rx = std::make_unique<rte_mbuf *[]>(max_burst);  // this turn's burst
+    uint16_t n_rx = 0;
     std::unique_ptr<rte_mbuf *[]> pending = std::make_unique<rte_mbuf *[]>(tx_pending_max);
     uint16_t n_pending = 0;
     std::unique_ptr<port_counters> ctr = std::make_unique<port_counters>();
@@ -72,7 +80,9 @@ public:
 private:
     // The pipe a frame belongs to (nullptr: none, counted), and whether its tag is in its data.
     rt_pipe *classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept;
-    void ingress(rt_port &port, rte_mbuf *m, int64_t arrival_ns) noexcept;
+    void ingress(rt_port &port, rte_mbuf **rx, uint16_t n, int64_t arrival_ns) noexcept;
+    void admit(rt_pipe &pipe, rte_mbuf **frames, const uint32_t *len, const bool *tagged, uint16_t n,
+               int64_t arrival_ns) noexcept;
     uint32_t drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &next_due) noexcept;
     void park() noexcept;
     void flush(rt_port &port) noexcept;
@@ -87,6 +97,7 @@ private:
     std::atomic<uint64_t> _turns{0};
     const std::atomic<int64_t> *_hold_from;
     std::atomic<int64_t> _noticed_ns{INT64_MAX};
+    verdict _verdicts[max_burst];  // admit()'s scratch: a member, not reinitialized on every call
 };
 
 }  // namespace stasis::dataplane

@@ -20,52 +20,91 @@ pipe_model::~pipe_model() = default;
 pipe_model::pipe_model(pipe_model &&) noexcept = default;
 pipe_model &pipe_model::operator=(pipe_model &&) noexcept = default;
 
-// Order, as Dummynet's dn_enqueue: loss, then RED/GRED, then the queue limit (so RED's average also
-// moves on arrivals the tail would drop). Every decision uses the queue as it is at the arrival
-// instant: packets whose service ended at or before it are gone.
 verdict pipe_model::arrive(int64_t arrival_ns, uint32_t len_bytes) noexcept
+{
+    verdict v;
+    arrive_burst(arrival_ns, &len_bytes, 1, &v);
+    return v;
+}
+
+// The queue and bandwidth server as admit() works on them: copied into locals for a burst so that
+// they stay in registers (stores to the queue's slots and to the verdicts could alias the members).
+struct pipe_model::burst_state {
+    queued_packet *slots;
+    size_t cap, head, count;
+    uint64_t bytes;
+    int64_t server_end_ns;
+    uint64_t server_rem;
+    int64_t last_depart_ns;
+};
+
+// One instant for the whole burst: the parameters, the arrival time and the state are read once.
+void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
 {
     const compiled &c = *_c;
     const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
     _s.last_arrival_ns = t;
+    burst_state b{_ring._slots.get(), _ring._cap, _head, _count, _bytes, _s.server_end_ns, _s.server_rem,
+                  _s.last_depart_ns};
+    // Most links draw nothing: without loss, AQM and jitter the loop is a third of the code, and its
+    // state fits in registers. The answers are the same: the general loop takes the same branches.
+    if (c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0)
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = admit<true>(c, b, t, len_bytes[i]);
+    else
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = admit<false>(c, b, t, len_bytes[i]);
+    _head = b.head;
+    _count = b.count;
+    _bytes = b.bytes;
+    _s.server_end_ns = b.server_end_ns;
+    _s.server_rem = b.server_rem;
+    _s.last_depart_ns = b.last_depart_ns;
+}
 
-    if (model::lose(c.loss, _s.rng, _s.ge_bad))
+// Order, as Dummynet's dn_enqueue: loss, then RED/GRED, then the queue limit (so RED's average also
+// moves on arrivals the tail would drop). Every decision uses the queue as it is at the arrival
+// instant t: packets whose service ended at or before it are gone.
+// Plain: no loss, droptail, no jitter.
+template <bool Plain>
+inline verdict pipe_model::admit(const compiled &c, burst_state &b, int64_t t, uint32_t len_bytes) noexcept
+{
+    if (!Plain && model::lose(c.loss, _s.rng, _s.ge_bad))
         return {drop_reason::loss, 0};
 
-    queued_packet *const slots = _ring._slots.get();
-    const size_t mask = _ring._cap - 1;
-    while (_count != 0 && slots[_head].service_end_ns <= t) {
-        _bytes -= slots[_head].len_bytes;
-        _head = (_head + 1) & mask;
-        _count--;
+    const size_t mask = b.cap - 1;
+    while (b.count != 0 && b.slots[b.head].service_end_ns <= t) {
+        b.bytes -= b.slots[b.head].len_bytes;
+        b.head = (b.head + 1) & mask;
+        b.count--;
     }
 
-    if (c.red.kind != aqm_kind::droptail) {
-        const uint64_t q = c.red.bytes ? _bytes : _count;
+    if (!Plain && c.red.kind != aqm_kind::droptail) {
+        const uint64_t q = c.red.bytes ? b.bytes : b.count;
         // Empty since the last service ended (server_end_ns is that end's floor).
-        const int64_t idle_ns = t - _s.server_end_ns;
-        if (model::red_drop(c.red, _s.red_avg_q32, _s.red_count, q, _count == 0, idle_ns, _s.rng))
+        const int64_t idle_ns = t - b.server_end_ns;
+        if (model::red_drop(c.red, _s.red_avg_q32, _s.red_count, q, b.count == 0, idle_ns, _s.rng))
             return {drop_reason::red, 0};
     }
 
     // A byte queue admits a packet only if it fits whole (bytes + len <= limit; Dummynet compares the
     // bytes already queued, letting one packet overshoot). A slot queue counts the one in service.
-    const bool full = c.queue_bytes != 0 ? _bytes + len_bytes > c.queue_bytes : _count >= c.queue_slots;
-    if (full || _count == _ring._cap)  // the ring bounds a byte queue of tiny packets
+    const bool full = c.queue_bytes != 0 ? b.bytes + len_bytes > c.queue_bytes : b.count >= c.queue_slots;
+    if (full || b.count == b.cap)  // the ring bounds a byte queue of tiny packets
         return {drop_reason::queue, 0};
 
-    model::serve(c.rate, t, len_bytes, _s.server_end_ns, _s.server_rem);
-    slots[(_head + _count) & mask] = queued_packet{_s.server_end_ns, len_bytes};
-    _count++;
-    _bytes += len_bytes;
+    model::serve(c.rate, t, len_bytes, b.server_end_ns, b.server_rem);
+    b.slots[(b.head + b.count) & mask] = queued_packet{b.server_end_ns, len_bytes};
+    b.count++;
+    b.bytes += len_bytes;
 
     int64_t delay = c.delay_ns;
-    if (c.jitter.scale_ns != 0)
+    if (!Plain && c.jitter.scale_ns != 0)
         delay += model::jitter_sample(c.jitter, model::next(_s.rng));
     if (delay < 0)
         delay = 0;  // never before its serialization ends
-    const int64_t depart = std::max(_s.server_end_ns + delay, _s.last_depart_ns);  // never reorders
-    _s.last_depart_ns = depart;
+    const int64_t depart = std::max(b.server_end_ns + delay, b.last_depart_ns);  // never reorders
+    b.last_depart_ns = depart;
     return {drop_reason::none, depart};
 }
 

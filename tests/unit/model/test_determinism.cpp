@@ -2,6 +2,7 @@
 // by a pause D give the uninterrupted run's departures + D.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 #include "trace.hpp"
@@ -66,6 +67,42 @@ TEST(Determinism, SameTraceSameSeedSameOutput)
         for (size_t i = 0; i < trace.size(); i++)
             ASSERT_TRUE(same(va[i], vb[i], 0)) << name << " packet " << i;
         EXPECT_EQ(a.save(), b.save()) << name;
+    }
+}
+
+// The worker hands the model whole receive bursts (arrive_burst), which has a fast path for pipes with
+// neither loss, AQM nor jitter: every burst gets exactly what one arrive() after another would give.
+TEST(Determinism, BurstsEqualOneByOne)
+{
+    auto cases = configurations();
+    cases.push_back({"plain", rated(7'000'000, 4 * ms, 40)});
+    cases.push_back({"plain_bytes", [] { auto p = rated(7'000'000, 4 * ms, 0); p.queue_bytes = 30'000; return p; }()});
+    cases.push_back({"unlimited", rated(0, 4 * ms, 40)});
+    const auto trace = random_trace(8, 40'000, 200 * us);
+    std::mt19937_64 g(9);
+    std::uniform_int_distribution<size_t> burst_len(1, 64);
+    for (const auto &[name, p] : cases) {
+        pipe_model one(p), burst(p);
+        const auto expect = run(one, trace);
+        std::vector<verdict> got(trace.size());
+        std::vector<uint32_t> len;
+        size_t bursts = 0;
+        for (size_t i = 0; i < trace.size(); bursts++) {
+            // A burst is a run of arrivals at one instant (the trace has those), cut at a random size.
+            size_t j = i + 1;
+            const size_t most = i + burst_len(g);
+            while (j < trace.size() && j < most && trace[j].t == trace[i].t)
+                j++;
+            len.clear();
+            for (size_t k = i; k < j; k++)
+                len.push_back(trace[k].len);
+            burst.arrive_burst(trace[i].t, len.data(), uint32_t(len.size()), got.data() + i);
+            i = j;
+        }
+        ASSERT_LT(bursts, trace.size()) << name << ": the trace has no burst to test";
+        for (size_t i = 0; i < trace.size(); i++)
+            ASSERT_TRUE(same(expect[i], got[i], 0)) << name << " packet " << i;
+        EXPECT_EQ(one.save(), burst.save()) << name;
     }
 }
 

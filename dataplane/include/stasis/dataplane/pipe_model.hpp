@@ -76,6 +76,9 @@ public:
     // Runs the model for a packet of len_bytes arriving at arrival_ns. Arrival times must not go
     // backwards; an earlier one is treated as the last arrival time. No allocation, no exception.
     verdict arrive(int64_t arrival_ns, uint32_t len_bytes) noexcept;
+    // arrive() for n packets arriving together: out[i] is what arrive(arrival_ns, len_bytes[i]) would
+    // answer after the packets before it, for less work a packet.
+    void arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept;
 
     // New parameters from at_ns on. Packets already admitted keep their departures. Returns false,
     // changing nothing, when the new queue limit needs more room than the model has and `spare`
@@ -99,9 +102,13 @@ public:
     static size_t queue_capacity_for(const pipe_params &params) noexcept;
 
 private:
-    pipe_params _params;
     // derived from _params at construction/set_params (integer thresholds, RED constants...)
     struct compiled;
+    struct burst_state;
+    template <bool Plain>
+    verdict admit(const compiled &c, burst_state &b, int64_t t, uint32_t len_bytes) noexcept;
+
+    pipe_params _params;
     std::unique_ptr<compiled> _c;
     pipe_state _s;  // _s.queue unused at run time; the ring below holds the queue
     queue_storage _ring;
