@@ -47,7 +47,7 @@ nlohmann::json agent::handle(const nlohmann::json &req)
     if (cmd == "hello") {
         reply["version"] = 1;
     } else if (cmd == "clock-start") {
-        _clock.start(req.value("period_us", int64_t(0)));
+        _clock.start(req.value("period_us", int64_t(0)), req.value("rt_priority", 0));
     } else if (cmd == "clock-stop") {
         _clock.stop();
         reply["clock"] = to_json(_clock.stats());

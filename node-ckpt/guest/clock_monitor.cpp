@@ -1,7 +1,10 @@
 // The clock monitor's loop: one mutex per read pair keeps the host's view current at any instant.
 #include "clock_monitor.hpp"
 
+#include <cstring>
 #include <ctime>
+#include <pthread.h>
+#include <sched.h>
 
 #include "clock.hpp"
 
@@ -18,10 +21,13 @@ nlohmann::json to_json(const clock_stats &s)
         {"min_real", step(s.min_real)},
         {"mono_steps_over_1ms", s.mono_steps_over_1ms},
         {"real_steps_over_1ms", s.real_steps_over_1ms},
+        {"period_ns", s.period_ns},
+        {"rt_priority", s.rt_priority},
+        {"policy_error", s.policy_error},
     };
 }
 
-void clock_monitor::start(int64_t period_us)
+void clock_monitor::start(int64_t period_us, int rt_priority)
 {
     stop();
     {
@@ -29,7 +35,7 @@ void clock_monitor::start(int64_t period_us)
         _stats = {};
     }
     _stop = false;
-    _thread = std::thread([this, period_us] { run(period_us); });
+    _thread = std::thread([this, period_us, rt_priority] { run(period_us, rt_priority); });
 }
 
 void clock_monitor::stop()
@@ -45,13 +51,22 @@ clock_stats clock_monitor::stats() const
     return _stats;
 }
 
-void clock_monitor::run(int64_t period_us)
+void clock_monitor::run(int64_t period_us, int rt_priority)
 {
+    std::string policy_error;
+    if (rt_priority > 0) {
+        const sched_param sp{.sched_priority = rt_priority};
+        if (const int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); e != 0)
+            policy_error = "SCHED_FIFO " + std::to_string(rt_priority) + ": " + std::strerror(e);
+    }
     int64_t prev_mono = clock_ns(CLOCK_MONOTONIC);
     int64_t prev_real = clock_ns(CLOCK_REALTIME);
     {
         std::lock_guard lock(_mutex);
         _stats.started_mono_ns = _stats.last_mono_ns = prev_mono;
+        _stats.period_ns = period_us * 1000;
+        _stats.rt_priority = policy_error.empty() ? rt_priority : 0;
+        _stats.policy_error = policy_error;
     }
     const timespec period{0, long(period_us * 1000)};
     while (!_stop.load(std::memory_order_relaxed)) {

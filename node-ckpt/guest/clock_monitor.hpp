@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,9 @@ struct clock_stats {
     clock_step min_real;            // negative: the wall clock went back
     int64_t mono_steps_over_1ms = 0;
     int64_t real_steps_over_1ms = 0;
+    int64_t period_ns = 0;           // the sleep between two reads (0: a busy loop)
+    int rt_priority = 0;             // SCHED_FIFO priority the loop ran at (0: the default policy)
+    std::string policy_error;        // why the asked priority could not be set
 };
 
 nlohmann::json to_json(const clock_stats &s);
@@ -33,13 +37,16 @@ public:
     ~clock_monitor() { stop(); }
 
     // period_us 0: a busy loop (the most sensitive); otherwise a nanosleep between two reads.
-    void start(int64_t period_us);
+    // rt_priority > 0 runs the loop under SCHED_FIFO at that priority, so that the guest's own threads (a TCP
+    // stream on the same vCPU) do not preempt it and only what the guest cannot control shows as a step;
+    // with a period it then costs little of the vCPU.
+    void start(int64_t period_us, int rt_priority = 0);
     void stop();
     bool running() const { return _thread.joinable(); }
     clock_stats stats() const;
 
 private:
-    void run(int64_t period_us);
+    void run(int64_t period_us, int rt_priority);
 
     std::thread _thread;
     std::atomic<bool> _stop{false};
