@@ -12,6 +12,7 @@
 #include <set>
 
 #include "node_agent.hpp"
+#include "stasis/node/small_file.hpp"
 #include "stasis/snapshot/crc32c.hpp"
 
 namespace stasis::noded {
@@ -94,13 +95,14 @@ ctl::Reply node_agent::prepare(const ctl::Prepare &q)
     forget_checkpoint();
     _checkpoint = q.checkpoint();
     _resume_ns = 0;
+    refresh_lost();
     start_freeze(f);
     ctl::Reply r;
     r.mutable_freeze()->set_frozen(true);
     r.mutable_freeze()->set_freeze_ns(f);
     r.mutable_freeze()->set_checkpoint(_checkpoint);
     r.set_message("freezing " + std::to_string(_guests.size()) + " guest(s) at " + std::to_string(f) +
-                  (_checkpoint.empty() ? "" : " for checkpoint " + _checkpoint));
+                  (_checkpoint.empty() ? "" : " for checkpoint " + _checkpoint) + lost_text());
     return r;
 }
 
@@ -235,6 +237,12 @@ ctl::Reply node_agent::save(const ctl::Save &q)
     for (const auto &g : _guests)
         if (!g.error.empty())
             return failed(ctl::FAILED, "cannot save: " + g.def.name + " did not freeze: " + g.error);
+    refresh_lost();
+    for (const auto &g : _guests)
+        if (!g.lost.empty())
+            return failed(ctl::FAILED, "cannot save: " + g.def.name + " is lost (" + g.lost +
+                                           "): its present is gone; go back to a committed checkpoint "
+                                           "(stasis timetravel EXP CHECKPOINT)");
     if (!_saved_dir.empty())
         return failed(ctl::INVALID_ARGUMENT, "this freeze is already saved in " + _saved_dir);
     std::error_code ec;
@@ -266,8 +274,10 @@ ctl::Reply node_agent::save(const ctl::Save &q)
     }
     const std::string text = manifest.dump(2) + "\n";
     if (errors.empty()) {
-        std::ofstream(part + "/" + manifest_file) << text;
-        sync_path(part + "/" + manifest_file);
+        if (auto m = node::write_small_file(part + "/" + manifest_file, text); !m)
+            errors = m.error().message;
+    }
+    if (errors.empty()) {
         sync_path(part);
         fs::rename(part, q.path(), ec);
         if (ec)
@@ -318,6 +328,7 @@ node::result<int64_t> node_agent::load_guest(guest_slot &g, const std::string &d
         return node::fail(node::node_error::kind::protocol, state + ": CRC-32C " + hex32(*crc) + ", the manifest says " +
                                                                 entry.value("state_crc32c", "?"));
     g.backend = _host.make(g.def.name, disk);
+    g.lost.clear();
     if (!g.backend)
         return node::fail(node::node_error::kind::state, "no backend for guest " + g.def.name);
     auto r = g.backend->restore(state);

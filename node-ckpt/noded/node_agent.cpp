@@ -63,10 +63,33 @@ void node_agent::shutdown()
 
 void node_agent::release_all()
 {
-    for (auto &g : _guests)
+    for (auto &g : _guests) {
         if (g.backend)
             (void)g.backend->release();
+        g.lost.clear();
+    }
     _phase = node_phase::absent;
+}
+
+std::vector<std::string> node_agent::refresh_lost()
+{
+    std::vector<std::string> now_lost;
+    for (auto &g : _guests) {
+        std::string lost = g.backend ? g.backend->lost() : std::string();
+        if (!lost.empty() && g.lost.empty())
+            now_lost.push_back(g.def.name);
+        g.lost = std::move(lost);
+    }
+    return now_lost;
+}
+
+std::string node_agent::lost_text() const
+{
+    std::string text;
+    for (const auto &g : _guests)
+        if (!g.lost.empty())
+            text += (text.empty() ? "; lost: " : "; ") + g.def.name + ": " + g.lost;
+    return text;
 }
 
 node::result<void> node_agent::start_guests()
@@ -108,7 +131,7 @@ ctl::Reply node_agent::hello() const
     if (_store)
         h->add_capabilities(std::string("disks.") + _store->kind());
     h->set_realtime_ns(now_ns());
-    r.set_message(std::to_string(_guests.size()) + " guest(s), " + to_string(_phase));
+    r.set_message(std::to_string(_guests.size()) + " guest(s), " + to_string(_phase) + lost_text());
     return r;
 }
 
@@ -183,7 +206,7 @@ ctl::Reply node_agent::freeze_status()
                       (g.freeze.landed_ns ? " +" + std::to_string((g.freeze.landed_ns - _freeze_ns) / 1000) + " us"
                                           : g.error.empty() ? "" : " failed: " + g.error);
     }
-    r.set_message(std::string(to_string(_phase)) + (guests.empty() ? "" : ": " + guests));
+    r.set_message(std::string(to_string(_phase)) + (guests.empty() ? "" : ": " + guests) + lost_text());
     return r;
 }
 
@@ -199,6 +222,15 @@ void node_agent::start_freeze(int64_t f_ns)
         }
     }
     _threads.start(_guests.size(), [this, f_ns](size_t i, std::stop_token stop) {
+        if (!_guests[i].lost.empty()) {
+            // No QEMU since before Prepare: it cannot run after F. Counted frozen at F, so that a time travel
+            // can replace the lost present; a Save refuses it.
+            if (guest_threads::wait_until(stop, f_ns)) {
+                std::lock_guard lock(_mu);
+                _guests[i].freeze = {.target_ns = f_ns, .issued_ns = 0, .returned_ns = 0, .landed_ns = f_ns};
+            }
+            return;
+        }
         if (!guest_threads::wait_until(stop, f_ns - precise_sleep_ns))
             return;  // a thaw before F cancelled it
         auto r = _guests[i].backend->freeze_at(f_ns);
@@ -215,6 +247,7 @@ void node_agent::start_resume(int64_t r_ns)
     _resume_ns = r_ns;
     _deferred_resume_ns = 0;
     _phase = node_phase::resuming;
+    refresh_lost();  // a guest whose QEMU died (during a save, say) has nothing to resume
     {
         std::lock_guard lock(_mu);
         for (auto &g : _guests) {
@@ -223,7 +256,7 @@ void node_agent::start_resume(int64_t r_ns)
         }
     }
     _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
-        if (!guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
+        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
             return;
         auto r = _guests[i].backend->resume_at(r_ns);
         std::lock_guard lock(_mu);
@@ -237,6 +270,7 @@ void node_agent::start_resume(int64_t r_ns)
 void node_agent::finish_freeze(std::vector<ctl::Event> &out)
 {
     _threads.join();
+    refresh_lost();
     _phase = node_phase::frozen;
     std::string errors;
     for (const auto &g : _guests)
@@ -245,7 +279,7 @@ void node_agent::finish_freeze(std::vector<ctl::Event> &out)
     if (!errors.empty()) {
         out.push_back(event(ctl::Event::FAILED, "freeze failed: " + errors));
     } else {
-        ctl::Event e = event(ctl::Event::FROZEN, "frozen");
+        ctl::Event e = event(ctl::Event::FROZEN, "frozen" + lost_text());
         fill_freeze(*e.mutable_freeze());
         out.push_back(std::move(e));
     }
@@ -261,17 +295,26 @@ std::vector<ctl::Event> node_agent::tick()
         finish_freeze(out);
     if (_phase == node_phase::resuming && _threads.done()) {
         _threads.join();
+        refresh_lost();
         _phase = node_phase::running;
         std::string errors;
         for (const auto &g : _guests)
             if (!g.error.empty())
                 errors += (errors.empty() ? "" : "; ") + g.def.name + ": " + g.error;
         if (errors.empty())
-            out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns)));
+            out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns) + lost_text()));
         else
-            out.push_back(event(ctl::Event::FAILED, "resume failed: " + errors));
+            out.push_back(event(ctl::Event::FAILED, "resume failed: " + errors + lost_text()));
         _resume_ns = 0;
     }
+    // A QEMU that dies between operations is told at once (a dying one during an operation, by it).
+    if (_phase == node_phase::running && !_threads.active())
+        for (const auto &name : refresh_lost())
+            for (const auto &g : _guests)
+                if (g.def.name == name)
+                    out.push_back(event(ctl::Event::FAILED, name + " is lost: " + g.lost +
+                                                                "; its present cannot be saved: go back to a "
+                                                                "checkpoint (stasis timetravel EXP CHECKPOINT)"));
     return out;
 }
 

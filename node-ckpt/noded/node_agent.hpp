@@ -67,6 +67,7 @@ private:
         node::instant_report freeze;           // landed_ns 0 until it stopped
         node::instant_report resume;
         std::string error;                     // of its last threaded step
+        std::string lost;                      // how its QEMU ended unasked ("" while there): backend->lost()
     };
 
     control::Reply hello() const;
@@ -88,6 +89,10 @@ private:
     void fill_freeze(control::FreezeReport &f);
     std::string remove_saved();
     void release_all();
+    // Reads every guest's backend->lost() (only while no guest thread runs); the names of the guests
+    // found lost now that were not before.
+    std::vector<std::string> refresh_lost();
+    std::string lost_text() const;  // "; lost: g1: QEMU of g1 ... killed by signal 9 (SIGKILL)", or 
     void forget_checkpoint();
     control::Event event(control::Event::Kind kind, std::string message) const;
 

@@ -137,6 +137,11 @@ node_config parse_node_config(const std::string &text, const std::string &file)
             q.qemu_binary = g.qemu_binary();
         q.launcher.assign(g.launcher().begin(), g.launcher().end());
         q.extra_args.assign(g.extra_arg().begin(), g.extra_arg().end());
+        if (g.stop_timeout_ms() > 60'000)
+            errors.push_back(at(line_of(t, d, "stop_timeout_ms")) + "guest '" + g.name() +
+                             "': stop_timeout_ms above 60000");
+        if (g.stop_timeout_ms())
+            q.stop_timeout = std::chrono::milliseconds(g.stop_timeout_ms());
         q.run_dir = c.run_dir(g.name());
         c.guests.push_back(std::move(s));
     }

@@ -137,14 +137,20 @@ int serve(const node_config &cfg, const options &o, std::optional<control::curve
     printf("stasis-noded: ready: %zu guest(s) %s, control %s\n", cfg.guests.size(), to_string(agent.phase()),
            server.endpoint().c_str());
     fflush(stdout);
+    // Every event also goes to the log: a failure must be visible without a subscriber.
+    auto publish = [&server](const control::Event &e) {
+        fprintf(stderr, "stasis-noded: %s%s%s: %s\n", control::Event::Kind_Name(e.kind()).c_str(),
+                e.checkpoint().empty() ? "" : " ", e.checkpoint().c_str(), e.message().c_str());
+        server.publish(e);
+    };
     while (!g_stop && !agent.released()) {
         server.poll_once(poll_timeout(agent.next_due_ns()));
         for (auto &e : agent.tick())
-            server.publish(e);
+            publish(e);
     }
     agent.shutdown();
     for (auto &e : agent.tick())
-        server.publish(e);
+        publish(e);
     fprintf(stderr, "stasis-noded: stopped\n");
     return 0;
 }

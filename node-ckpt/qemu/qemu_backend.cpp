@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include "instant.hpp"
 #include "qemu_process.hpp"
+#include "stasis/node/small_file.hpp"
 
 namespace stasis::node {
 
@@ -35,6 +37,13 @@ std::string tail_of(const std::string &path, size_t bytes = 600)
 
 // Next to a saved state: what the restore needs to know about it.
 std::string meta_path(const std::string &path) { return path + ".json"; }
+
+std::string ms_text(ms t) { return std::to_string(t.count()) + " ms"; }
+
+ms left_until(std::chrono::steady_clock::time_point deadline)
+{
+    return std::max(ms(0), std::chrono::duration_cast<ms>(deadline - std::chrono::steady_clock::now()));
+}
 
 }  // namespace
 
@@ -86,22 +95,59 @@ result<void> qemu_backend::start()
     return {};
 }
 
+node_error qemu_backend::qemu_failure(const std::string &what, node_error e)
+{
+    const std::string who = "QEMU of " + _config.name;
+    // A killed QEMU's socket closes as it exits: give the kernel a moment to make it reapable.
+    if (_process && (e.what != node_error::kind::closed || !_process->wait_exit(ms(500))) && _process->running()) {
+        if (e.what != node_error::kind::timeout)
+            return {e.what, who + " (pid " + std::to_string(_process->pid()) + "): " + e.message};
+        const std::string state = _process->run_state();
+        return {e.what, who + " (pid " + std::to_string(_process->pid()) + ") did not " + what + ": " + e.message +
+                            (state.empty() ? "" : "; its process is " + state)};
+    }
+    if (!_process)
+        return {e.what, who + ": " + e.message};
+    return {node_error::kind::closed, who + " (pid " + std::to_string(_process->started_pid()) + ") " +
+                                          _process->exit_description() + ": it did not " + what + " (" +
+                                          e.message + ")"};
+}
+
+std::string qemu_backend::lost()
+{
+    if (!_process || _process->running())
+        return {};
+    return "QEMU of " + _config.name + " (pid " + std::to_string(_process->started_pid()) + ") " +
+           _process->exit_description();
+}
+
 result<instant_report> qemu_backend::freeze_at(int64_t f_ns)
 {
+    if (const std::string gone = lost(); !gone.empty())
+        return fail(node_error::kind::closed, gone + " before F: nothing to freeze");
     if (_state != guest_state::running || !_qmp)
         return fail(node_error::kind::state, "cannot freeze " + _config.name + ": it is " + to_string(_state));
     instant_report r{.target_ns = f_ns};
     sleep_until_realtime(f_ns);
     r.issued_ns = realtime_ns();
-    if (auto done = _qmp->execute("stop"); !done)
-        return std::unexpected(done.error());
+    const auto deadline = std::chrono::steady_clock::now() + _config.stop_timeout;
+    if (auto done = _qmp->execute("stop", nullptr, _config.stop_timeout); !done) {
+        _stop_unconfirmed = done.error().what == node_error::kind::timeout;
+        return std::unexpected(qemu_failure("stop at F within " + ms_text(_config.stop_timeout), done.error()));
+    }
     r.returned_ns = realtime_ns();
-    auto stopped = _qmp->wait_event("STOP", ms(5000));
-    if (!stopped)
-        return std::unexpected(stopped.error());
+    // Only this stop's event: one of an earlier stop that timed out may still be queued.
+    auto stopped = _qmp->wait_event("STOP", left_until(deadline), r.issued_ns);
+    if (!stopped) {
+        _stop_unconfirmed = true;
+        return std::unexpected(qemu_failure("stop at F within " + ms_text(_config.stop_timeout) +
+                                                " (QMP stop answered, no STOP event)",
+                                            stopped.error()));
+    }
     r.landed_ns = stopped->timestamp_ns;
     _frozen_at_ns = r.landed_ns;
     _state = guest_state::frozen;
+    _stop_unconfirmed = false;
     return r;
 }
 
@@ -119,8 +165,11 @@ result<void> qemu_backend::wait_migration(const char *what, const std::string &p
             return fail(node_error::kind::command, std::string(what) + " " + path + " " + status + ": " +
                                                        info->value("error-desc", "no reason given") + "; " +
                                                        tail_of(_config.qemu_log(), 300));
-        if (std::chrono::steady_clock::now() >= deadline)
-            return fail(node_error::kind::timeout, std::string(what) + " " + path + " still " + status);
+        if (std::chrono::steady_clock::now() >= deadline) {
+            (void)_qmp->execute("migrate_cancel");
+            return fail(node_error::kind::timeout, std::string(what) + " " + path + " still " + status + " after " +
+                                                       std::to_string(migration_timeout.count()) + " ms: cancelled");
+        }
         std::this_thread::sleep_for(ms(10));
     }
 }
@@ -149,17 +198,25 @@ result<save_report> qemu_backend::save(const std::string &path)
     close(fd);
     if (!done) {
         unlink(part.c_str());
+        if (done.error().what == node_error::kind::closed || done.error().what == node_error::kind::timeout)
+            return std::unexpected(qemu_failure("save the guest's state to " + part, done.error()));
         return std::unexpected(done.error());
     }
-    std::ofstream(meta_path(path)) << nlohmann::json{{"name", _config.name},
-                                                     {"frozen_at_ns", _frozen_at_ns},
-                                                     {"time_mode", to_string(_config.mode)},
-                                                     {"memory_mb", _config.memory_mb}}.dump()
-                                   << "\n";
+    const std::string meta = nlohmann::json{{"name", _config.name},
+                                            {"frozen_at_ns", _frozen_at_ns},
+                                            {"time_mode", to_string(_config.mode)},
+                                            {"memory_mb", _config.memory_mb}}.dump() + "\n";
+    if (auto m = write_small_file(meta_path(path), meta); !m) {
+        unlink(part.c_str());
+        return std::unexpected(m.error());
+    }
     std::error_code ec;
     fs::rename(part, path, ec);
-    if (ec)
+    if (ec) {
+        unlink(part.c_str());
+        unlink(meta_path(path).c_str());
         return fail(node_error::kind::io, "rename " + part + " to " + path + ": " + ec.message());
+    }
     if (const int dir = open(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().c_str(),
                              O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         dir >= 0) {
@@ -204,19 +261,53 @@ result<restore_report> qemu_backend::restore(const std::string &path)
     return r;
 }
 
+result<instant_report> qemu_backend::thaw_after_failed_stop(int64_t r_ns)
+{
+    instant_report r{.target_ns = r_ns};
+    sleep_until_realtime(r_ns);
+    r.issued_ns = realtime_ns();
+    // QEMU carries out commands in order: if it wakes up later, it stops and then goes on.
+    if (auto done = _qmp->execute("cont", nullptr, _config.stop_timeout); !done) {
+        node_error e = qemu_failure("go on at R within " + ms_text(_config.stop_timeout) + " after its failed stop",
+                                    done.error());
+        if (e.what == node_error::kind::timeout)
+            e.message += "; its stop and cont wait in QEMU in that order, so the guest runs again when QEMU answers";
+        return std::unexpected(e);
+    }
+    r.returned_ns = realtime_ns();
+    // A carried-out stop makes cont emit RESUME before its answer; a stop never carried out, none.
+    auto resumed = _qmp->wait_event("RESUME", ms(0), r.issued_ns);
+    r.landed_ns = resumed ? resumed->timestamp_ns : r.returned_ns;
+    auto status = _qmp->execute("query-status", nullptr, _config.stop_timeout);
+    if (!status)
+        return std::unexpected(qemu_failure("say whether it runs after cont", status.error()));
+    if (!status->value("running", false))
+        return fail(node_error::kind::state, "QEMU of " + _config.name + " answered cont but its guest is " +
+                                                 status->value("status", "?"));
+    _stop_unconfirmed = false;
+    return r;
+}
+
 result<instant_report> qemu_backend::resume_at(int64_t r_ns)
 {
+    if (const std::string gone = lost(); !gone.empty())
+        return fail(node_error::kind::closed, gone + ": nothing to resume");
+    if (_state == guest_state::running && _stop_unconfirmed && _qmp)
+        return thaw_after_failed_stop(r_ns);
     if (_state != guest_state::frozen || !_qmp)
         return fail(node_error::kind::state, "cannot resume " + _config.name + ": it is " + to_string(_state));
     instant_report r{.target_ns = r_ns};
     sleep_until_realtime(r_ns);
     r.issued_ns = realtime_ns();
-    if (auto done = _qmp->execute("cont"); !done)
-        return std::unexpected(done.error());
+    const auto deadline = std::chrono::steady_clock::now() + _config.stop_timeout;
+    if (auto done = _qmp->execute("cont", nullptr, _config.stop_timeout); !done)
+        return std::unexpected(qemu_failure("go on at R within " + ms_text(_config.stop_timeout), done.error()));
     r.returned_ns = realtime_ns();
-    auto resumed = _qmp->wait_event("RESUME", ms(5000));
+    auto resumed = _qmp->wait_event("RESUME", left_until(deadline), r.issued_ns);
     if (!resumed)
-        return std::unexpected(resumed.error());
+        return std::unexpected(qemu_failure("go on at R within " + ms_text(_config.stop_timeout) +
+                                                " (QMP cont answered, no RESUME event)",
+                                            resumed.error()));
     r.landed_ns = resumed->timestamp_ns;
     _state = guest_state::running;
     _catch_up = {};
@@ -257,9 +348,9 @@ result<void> qemu_backend::release()
 {
     _agent.reset();
     if (_process && _process->running()) {
-        if (_qmp)
-            (void)_qmp->execute("quit", nullptr, ms(2000));  // a QEMU that cannot answer is killed below
-        if (!_process->wait_exit(ms(5000)))
+        // A QEMU that does not answer quit (hung, or stopped by a signal) is killed at once.
+        const bool asked = _qmp && _qmp->execute("quit", nullptr, ms(2000));
+        if (!asked || !_process->wait_exit(ms(5000)))
             _process->kill_and_wait();
     }
     _qmp.reset();

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 extern char **environ;
@@ -97,9 +97,27 @@ std::string qemu_process::exit_description() const
         return "";
     if (WIFEXITED(_status))
         return "exited with status " + std::to_string(WEXITSTATUS(_status));
-    if (WIFSIGNALED(_status))
-        return std::string("killed by signal ") + strsignal(WTERMSIG(_status));
+    if (WIFSIGNALED(_status)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(_status));
+        return "killed by signal " + std::to_string(WTERMSIG(_status)) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+    }
     return "ended";
+}
+
+std::string qemu_process::run_state() const
+{
+    if (_pid <= 0)
+        return "";
+    std::ifstream in("/proc/" + std::to_string(_pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto paren = stat.rfind(") ");  // the command name may hold spaces and parentheses
+    if (paren == std::string::npos || paren + 2 >= stat.size())
+        return "";
+    const char c = stat[paren + 2];
+    const char *word = c == 'R' ? "running" : c == 'S' ? "sleeping" : c == 'D' ? "in uninterruptible I/O wait"
+                     : c == 'T' ? "stopped by a signal" : c == 't' ? "stopped by a debugger" : c == 'Z' ? "a zombie"
+                                                                                                        : "in state";
+    return std::string(word) + " (" + c + ")";
 }
 
 }  // namespace stasis::node

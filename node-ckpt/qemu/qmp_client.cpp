@@ -94,16 +94,23 @@ result<nlohmann::json> qmp_client::call(std::string_view command, const nlohmann
     }
 }
 
-result<qmp_event> qmp_client::wait_event(std::string_view name, ms timeout)
+result<qmp_event> qmp_client::wait_event(std::string_view name, ms timeout, int64_t not_before_ns)
 {
     const auto deadline = clock::now() + timeout;
+    // QEMU stamps in microseconds: an event in the same microsecond as `not_before_ns` is not older.
+    const int64_t oldest_ns = not_before_ns - not_before_ns % 1000;
     for (;;) {
-        for (auto it = _events.begin(); it != _events.end(); ++it)
-            if (it->name == name) {
+        for (auto it = _events.begin(); it != _events.end();) {
+            if (it->name != name) {
+                ++it;
+            } else if (it->timestamp_ns < oldest_ns) {
+                it = _events.erase(it);
+            } else {
                 qmp_event e = std::move(*it);
                 _events.erase(it);
                 return e;
             }
+        }
         auto message = read_message(deadline);
         if (!message) {
             auto e = message.error();

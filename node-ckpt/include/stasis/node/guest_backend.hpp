@@ -79,6 +79,9 @@ public:
     // Ends the hypervisor process (politely, then by its PID). Idempotent.
     virtual result<void> release() = 0;
     virtual guest_status status() = 0;
+    // How the guest's hypervisor process ended without release() ("QEMU of g1 (pid 12) killed by signal 9
+    // (SIGKILL)"); "" while it runs, before start and after release. No round trip to the hypervisor.
+    virtual std::string lost() { return {}; }
     // The last catch-up step applied by resume_at.
     virtual catch_up_report last_catch_up() const = 0;
 };

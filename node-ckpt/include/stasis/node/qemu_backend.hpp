@@ -2,6 +2,7 @@
 // migration to and from a file passed as a file descriptor.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct qemu_config {
     // time then drifts from real time (docs/NODE.md, "icount").
     std::string icount;
     std::vector<std::string> extra_args;
+    // How long QEMU may take to stop at F (the `stop` command and its STOP event) or to go on at R (`cont`
+    // and RESUME) before the backend gives up and reports it (docs/NODE.md, "Failures").
+    std::chrono::milliseconds stop_timeout{2000};
     // Tests: the kernel kills QEMU when the thread that started it ends, even by SIGKILL. Not for a
     // daemon whose guests must outlive a restart of it.
     bool die_with_parent = false;
@@ -70,6 +74,7 @@ public:
     result<instant_report> resume_at(int64_t r_ns) override;
     result<void> release() override;
     guest_status status() override;
+    std::string lost() override;
     catch_up_report last_catch_up() const override { return _catch_up; }
 
     // The guest agent of the running QEMU, connected on first use (again after a restore).
@@ -81,6 +86,11 @@ private:
     result<void> launch(bool incoming);
     result<void> wait_migration(const char *what, const std::string &path);
     result<void> apply_catch_up(int64_t resumed_ns);
+    // `e` (of a QMP exchange about `what`) restated with QEMU's side: how its process ended, or that it
+    // did not answer and what its process is doing.
+    node_error qemu_failure(const std::string &what, node_error e);
+    // cont after a freeze that did not complete (the stop may or may not have been carried out).
+    result<instant_report> thaw_after_failed_stop(int64_t r_ns);
 
     qemu_config _config;
     std::unique_ptr<qemu_process> _process;
@@ -88,6 +98,7 @@ private:
     std::optional<guest_agent> _agent;
     guest_state _state = guest_state::absent;
     int64_t _frozen_at_ns = 0;  // landed time of the last freeze (or of the saved guest's, after a restore)
+    bool _stop_unconfirmed = false;  // a `stop` got no answer in time: QEMU may still carry it out
     catch_up_report _catch_up;
 };
 

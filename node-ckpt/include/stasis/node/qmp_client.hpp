@@ -42,8 +42,10 @@ public:
     // The same, passing `fd` along with the command (SCM_RIGHTS), as getfd and add-fd want.
     result<nlohmann::json> execute_with_fd(std::string_view command, const nlohmann::json &arguments, int fd,
                                            ms timeout = ms(5000));
-    // The first queued or incoming event called `name`; the events before it stay queued.
-    result<qmp_event> wait_event(std::string_view name, ms timeout);
+    // The first queued or incoming event called `name` stamped at or after `not_before_ns` (QEMU's
+    // CLOCK_REALTIME); older ones of that name are dropped (left over from a command that timed out), the
+    // other events before it stay queued.
+    result<qmp_event> wait_event(std::string_view name, ms timeout, int64_t not_before_ns = 0);
     // Every queued event, oldest first; the queue is left empty.
     std::deque<qmp_event> take_events();
 
