@@ -220,7 +220,7 @@ class Experiment:
         for p in (self.delayd, self.noded, self.cli, os.path.join(self.image, "vmlinuz"),
                   os.path.join(self.image, "initrd.gz")):
             if not os.path.exists(p):
-                raise Failed(f"{p} is missing (build it: ninja -C {b} stasis-delayd stasis-noded stasis guest-image)")
+                raise Failed(f"{p} is missing (build it: meson compile -C {b} stasis-delayd stasis-noded stasis guest-image)")
         self.ns = lab.namespace("e2e")
         for _, _, _, tap in GUESTS:
             self.ns.ip("tuntap", "add", "dev", tap, "mode", "tap")
