@@ -20,13 +20,6 @@ pipe_model::~pipe_model() = default;
 pipe_model::pipe_model(pipe_model &&) noexcept = default;
 pipe_model &pipe_model::operator=(pipe_model &&) noexcept = default;
 
-verdict pipe_model::arrive(int64_t arrival_ns, uint32_t len_bytes) noexcept
-{
-    verdict v;
-    arrive_burst(arrival_ns, &len_bytes, 1, &v);
-    return v;
-}
-
 // The queue and bandwidth server as admit() works on them: copied into locals for a burst so that
 // they stay in registers (stores to the queue's slots and to the verdicts could alias the members).
 struct pipe_model::burst_state {
@@ -48,18 +41,82 @@ void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uin
                   _s.last_depart_ns};
     // Most links draw nothing: without loss, AQM and jitter the loop is a third of the code, and its
     // state fits in registers. The answers are the same: the general loop takes the same branches.
-    if (c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0)
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = admit<true>(c, b, t, len_bytes[i]);
-    else
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = admit<false>(c, b, t, len_bytes[i]);
+    if (c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0) {
+        arrive_plain(t, len_bytes, n, out);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = admit<false>(c, b, t, len_bytes[i]);
     _head = b.head;
     _count = b.count;
     _bytes = b.bytes;
     _s.server_end_ns = b.server_end_ns;
     _s.server_rem = b.server_rem;
     _s.last_depart_ns = b.last_depart_ns;
+}
+
+// The common link (no loss, droptail, no jitter), written out with its state in locals: admit<true>
+// step by step, with the same answers (Determinism.BurstsEqualOneByOne checks it against arrive()).
+// The server's step for a packet length is computed once per run of equal lengths: serializing len
+// bytes adds whole_ns plus rem_add/rate ns, carried as in serve().
+void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
+{
+    const compiled &c = *_c;
+    queued_packet *const slots = _ring._slots.get();
+    const size_t mask = _ring._cap - 1;
+    size_t head = _head, count = _count;
+    uint64_t bytes = _bytes;
+    int64_t end = _s.server_end_ns, last = _s.last_depart_ns;
+    uint64_t rem = _s.server_rem;
+    const uint64_t rate = c.rate.rate_bps, qbytes = c.queue_bytes, qslots = c.queue_slots, cap = _ring._cap;
+    const int64_t delay = std::max<int64_t>(c.delay_ns, 0);
+    uint32_t step_len = UINT32_MAX;
+    uint64_t step_ns = 0, step_rem = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t len = len_bytes[i];
+        while (count != 0 && slots[head].service_end_ns <= t) {
+            bytes -= slots[head].len_bytes;
+            head = (head + 1) & mask;
+            count--;
+        }
+        const bool full = qbytes != 0 ? bytes + len > qbytes : count >= qslots;
+        if (full || count == cap) [[unlikely]] {
+            out[i] = {drop_reason::queue, 0};
+            continue;
+        }
+        if (t > end) {
+            end = t;
+            rem = 0;
+        }
+        if (rate == 0) {
+            rem = 0;
+        } else if (len <= c.rate.fast_len_max) [[likely]] {
+            if (len != step_len) {
+                step_len = len;
+                const uint64_t q = model::divmod(c.rate, uint64_t(len) * c.rate.byte_rem, step_rem);
+                step_ns = uint64_t(len) * c.rate.byte_ns + q;
+            }
+            rem += step_rem;
+            end += int64_t(step_ns);
+            if (rem >= rate) {
+                rem -= rate;
+                end++;
+            }
+        } else {
+            model::serve_slow(c.rate, len, end, rem);
+        }
+        slots[(head + count) & mask] = queued_packet{end, len};
+        count++;
+        bytes += len;
+        last = std::max(end + delay, last);
+        out[i] = {drop_reason::none, last};
+    }
+    _head = head;
+    _count = count;
+    _bytes = bytes;
+    _s.server_end_ns = end;
+    _s.server_rem = rem;
+    _s.last_depart_ns = last;
 }
 
 // Order, as Dummynet's dn_enqueue: loss, then RED/GRED, then the queue limit (so RED's average also
@@ -106,6 +163,26 @@ inline verdict pipe_model::admit(const compiled &c, burst_state &b, int64_t t, u
     const int64_t depart = std::max(b.server_end_ns + delay, b.last_depart_ns);  // never reorders
     b.last_depart_ns = depart;
     return {drop_reason::none, depart};
+}
+
+// One packet through the general step (admit<>), never the burst loops: the reference that
+// arrive_burst() is tested against.
+verdict pipe_model::arrive(int64_t arrival_ns, uint32_t len_bytes) noexcept
+{
+    const compiled &c = *_c;
+    const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
+    _s.last_arrival_ns = t;
+    burst_state b{_ring._slots.get(), _ring._cap, _head, _count, _bytes, _s.server_end_ns, _s.server_rem,
+                  _s.last_depart_ns};
+    const bool plain = c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0;
+    const verdict v = plain ? admit<true>(c, b, t, len_bytes) : admit<false>(c, b, t, len_bytes);
+    _head = b.head;
+    _count = b.count;
+    _bytes = b.bytes;
+    _s.server_end_ns = b.server_end_ns;
+    _s.server_rem = b.server_rem;
+    _s.last_depart_ns = b.last_depart_ns;
+    return v;
 }
 
 // The RNG stream and the RED/GE memory carry over (the seed is only read at construction). A new rate

@@ -105,6 +105,7 @@ private:
     // derived from _params at construction/set_params (integer thresholds, RED constants...)
     struct compiled;
     struct burst_state;
+    void arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept;
     template <bool Plain>
     verdict admit(const compiled &c, burst_state &b, int64_t t, uint32_t len_bytes) noexcept;
 
