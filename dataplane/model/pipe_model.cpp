@@ -20,8 +20,8 @@ pipe_model::~pipe_model() = default;
 pipe_model::pipe_model(pipe_model &&) noexcept = default;
 pipe_model &pipe_model::operator=(pipe_model &&) noexcept = default;
 
-// The queue and bandwidth server as admit() works on them: copied into locals for a burst so that
-// they stay in registers (stores to the queue's slots and to the verdicts could alias the members).
+// The queue and bandwidth server as admit() works on them: copied out of the members for a burst
+// (stores to the queue's slots and to the verdicts could alias the members).
 struct pipe_model::burst_state {
     queued_packet *slots;
     size_t cap, head, count;
@@ -31,28 +31,41 @@ struct pipe_model::burst_state {
     int64_t last_depart_ns;
 };
 
-// One instant for the whole burst: the parameters, the arrival time and the state are read once.
-void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
+// The queue and server as a burst starts, and back when it ends.
+pipe_model::burst_state pipe_model::load_state() const noexcept
 {
-    const compiled &c = *_c;
-    const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
-    _s.last_arrival_ns = t;
-    burst_state b{_ring._slots.get(), _ring._cap, _head, _count, _bytes, _s.server_end_ns, _s.server_rem,
-                  _s.last_depart_ns};
-    // Most links draw nothing: without loss, AQM and jitter the loop is a third of the code, and its
-    // state fits in registers. The answers are the same: the general loop takes the same branches.
-    if (c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0) {
-        arrive_plain(t, len_bytes, n, out);
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = admit<false>(c, b, t, len_bytes[i]);
+    return {_ring._slots.get(), _ring._cap, _head, _count, _bytes, _s.server_end_ns, _s.server_rem, _s.last_depart_ns};
+}
+
+void pipe_model::store_state(const burst_state &b) noexcept
+{
     _head = b.head;
     _count = b.count;
     _bytes = b.bytes;
     _s.server_end_ns = b.server_end_ns;
     _s.server_rem = b.server_rem;
     _s.last_depart_ns = b.last_depart_ns;
+}
+
+// Most links draw nothing: without loss, AQM and jitter they take arrive_plain().
+bool pipe_model::plain() const noexcept
+{
+    return _c->loss.kind == loss_kind::none && _c->red.kind == aqm_kind::droptail && _c->jitter.scale_ns == 0;
+}
+
+// One instant for the whole burst: the parameters, the arrival time and the state are read once.
+void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
+{
+    const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
+    _s.last_arrival_ns = t;
+    if (plain()) {
+        arrive_plain(t, len_bytes, n, out);
+        return;
+    }
+    burst_state b = load_state();
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = admit<false>(*_c, b, t, len_bytes[i]);
+    store_state(b);
 }
 
 // The common link (no loss, droptail, no jitter), written out with its state in locals: admit<true>
@@ -169,19 +182,11 @@ inline verdict pipe_model::admit(const compiled &c, burst_state &b, int64_t t, u
 // arrive_burst() is tested against.
 verdict pipe_model::arrive(int64_t arrival_ns, uint32_t len_bytes) noexcept
 {
-    const compiled &c = *_c;
     const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
     _s.last_arrival_ns = t;
-    burst_state b{_ring._slots.get(), _ring._cap, _head, _count, _bytes, _s.server_end_ns, _s.server_rem,
-                  _s.last_depart_ns};
-    const bool plain = c.loss.kind == loss_kind::none && c.red.kind == aqm_kind::droptail && c.jitter.scale_ns == 0;
-    const verdict v = plain ? admit<true>(c, b, t, len_bytes) : admit<false>(c, b, t, len_bytes);
-    _head = b.head;
-    _count = b.count;
-    _bytes = b.bytes;
-    _s.server_end_ns = b.server_end_ns;
-    _s.server_rem = b.server_rem;
-    _s.last_depart_ns = b.last_depart_ns;
+    burst_state b = load_state();
+    const verdict v = plain() ? admit<true>(*_c, b, t, len_bytes) : admit<false>(*_c, b, t, len_bytes);
+    store_state(b);
     return v;
 }
 

@@ -105,6 +105,9 @@ private:
     // derived from _params at construction/set_params (integer thresholds, RED constants...)
     struct compiled;
     struct burst_state;
+    burst_state load_state() const noexcept;
+    void store_state(const burst_state &b) noexcept;
+    bool plain() const noexcept;
     void arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept;
     template <bool Plain>
     verdict admit(const compiled &c, burst_state &b, int64_t t, uint32_t len_bytes) noexcept;
