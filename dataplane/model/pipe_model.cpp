@@ -47,7 +47,7 @@ void pipe_model::store_state(const burst_state &b) noexcept
     _s.last_depart_ns = b.last_depart_ns;
 }
 
-// Most links draw nothing: without loss, AQM and jitter they take arrive_plain().
+// Most links draw nothing: no loss, no AQM, no jitter.
 bool pipe_model::plain() const noexcept
 {
     return _c->loss.kind == loss_kind::none && _c->red.kind == aqm_kind::droptail && _c->jitter.scale_ns == 0;
@@ -58,20 +58,33 @@ void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uin
 {
     const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
     _s.last_arrival_ns = t;
-    if (plain()) {
-        arrive_plain(t, len_bytes, n, out);
+    if (plain() && _c->rate.rate_bps != 0) {
+        if (_c->queue_bytes != 0)
+            arrive_plain<true>(t, len_bytes, n, out);
+        else
+            arrive_plain<false>(t, len_bytes, n, out);
         return;
     }
     burst_state b = load_state();
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = admit<false>(*_c, b, t, len_bytes[i]);
+    if (plain())
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = admit<true>(*_c, b, t, len_bytes[i]);
+    else
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = admit<false>(*_c, b, t, len_bytes[i]);
     store_state(b);
 }
 
-// The common link (no loss, droptail, no jitter), written out with its state in locals: admit<true>
-// step by step, with the same answers (Determinism.BurstsEqualOneByOne checks it against arrive()).
-// The server's step for a packet length is computed once per run of equal lengths: serializing len
-// bytes adds whole_ns plus rem_add/rate ns, carried as in serve().
+// The common link (no loss, droptail, no jitter, a rate), written out with its state in locals:
+// admit<true> step by step, with the same answers (Determinism.BurstsEqualOneByOne checks it against
+// arrive()). Three things make it cheaper:
+// - The queue is emptied of what ended by t once, before the burst. Its service ends rise, so after
+//   that none has ended, and a packet served in this burst ends after t unless its serialization
+//   rounds to 0 ns at an idle server (`stale`: then the next packet pops it, as admit() would).
+// - The server's step for a packet length is computed once per run of equal lengths: serializing
+//   len bytes adds step_ns plus step_rem/rate ns, carried as in serve().
+// - The queue limit is one comparison (Bytes: the byte limit, else slots; the ring bounds both).
+template <bool Bytes>
 void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
 {
     const compiled &c = *_c;
@@ -81,30 +94,32 @@ void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, 
     uint64_t bytes = _bytes;
     int64_t end = _s.server_end_ns, last = _s.last_depart_ns;
     uint64_t rem = _s.server_rem;
-    const uint64_t rate = c.rate.rate_bps, qbytes = c.queue_bytes, qslots = c.queue_slots, cap = _ring._cap;
+    const uint64_t rate = c.rate.rate_bps;
+    const uint64_t limit = Bytes ? c.queue_bytes : std::min<uint64_t>(c.queue_slots, _ring._cap);
     const int64_t delay = std::max<int64_t>(c.delay_ns, 0);
     uint32_t step_len = UINT32_MAX;
     uint64_t step_ns = 0, step_rem = 0;
+    bool stale = true;
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t len = len_bytes[i];
-        while (count != 0 && slots[head].service_end_ns <= t) {
-            bytes -= slots[head].len_bytes;
-            head = (head + 1) & mask;
-            count--;
+        if (stale) [[unlikely]] {
+            while (count != 0 && slots[head].service_end_ns <= t) {
+                bytes -= slots[head].len_bytes;
+                head = (head + 1) & mask;
+                count--;
+            }
         }
-        const bool full = qbytes != 0 ? bytes + len > qbytes : count >= qslots;
-        if (full || count == cap) [[unlikely]] {
+        if (Bytes ? bytes + len > limit || count == _ring._cap : count >= limit) [[unlikely]] {
             out[i] = {drop_reason::queue, 0};
+            stale = false;  // nothing was served: what is queued ends after t, as before
             continue;
         }
         if (t > end) {
             end = t;
             rem = 0;
         }
-        if (rate == 0) {
-            rem = 0;
-        } else if (len <= c.rate.fast_len_max) [[likely]] {
-            if (len != step_len) {
+        if (len <= c.rate.fast_len_max) [[likely]] {
+            if (len != step_len) [[unlikely]] {
                 step_len = len;
                 const uint64_t q = model::divmod(c.rate, uint64_t(len) * c.rate.byte_rem, step_rem);
                 step_ns = uint64_t(len) * c.rate.byte_ns + q;
@@ -118,6 +133,7 @@ void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, 
         } else {
             model::serve_slow(c.rate, len, end, rem);
         }
+        stale = end <= t;
         slots[(head + count) & mask] = queued_packet{end, len};
         count++;
         bytes += len;

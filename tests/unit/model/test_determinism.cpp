@@ -78,6 +78,10 @@ TEST(Determinism, BurstsEqualOneByOne)
     cases.push_back({"plain", rated(7'000'000, 4 * ms, 40)});
     cases.push_back({"plain_bytes", [] { auto p = rated(7'000'000, 4 * ms, 0); p.queue_bytes = 30'000; return p; }()});
     cases.push_back({"unlimited", rated(0, 4 * ms, 40)});
+    // Frames under 125 bytes serialize in less than 1 ns: at an idle server such a frame's service
+    // can end at its arrival instant, and the next frame at that instant must find the queue empty.
+    cases.push_back({"terabit", rated(1'000'000'000'000, 4 * ms, 1)});
+    cases.push_back({"terabit_bytes", [] { auto p = rated(1'000'000'000'000, 4 * ms, 0); p.queue_bytes = 1600; return p; }()});
     const auto trace = random_trace(8, 40'000, 200 * us);
     std::mt19937_64 g(9);
     std::uniform_int_distribution<size_t> burst_len(1, 64);

@@ -108,6 +108,7 @@ private:
     burst_state load_state() const noexcept;
     void store_state(const burst_state &b) noexcept;
     bool plain() const noexcept;
+    template <bool Bytes>
     void arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept;
     template <bool Plain>
     verdict admit(const compiled &c, burst_state &b, int64_t t, uint32_t len_bytes) noexcept;
