@@ -183,7 +183,6 @@ void delay_node::start()
             throw startup_error(r.error());
     }
     for (auto &w : _workers) {
-        w->set_data_offset(uint32_t(sizeof(rte_mbuf) + rte_pktmbuf_priv_size(_pool) + RTE_PKTMBUF_HEADROOM));
         const int rc = rte_eal_remote_launch(worker::launch, w.get(), w->lcore());
         if (rc != 0)
             throw startup_error("cannot launch a worker on lcore " + std::to_string(w->lcore()) + ": " +

@@ -10,9 +10,6 @@ namespace stasis::dataplane {
 
 // Departures are non-decreasing within a pipe (the model guarantees it), so a plain ring ordered by
 // arrival is also ordered by departure: the head is always the next packet to leave.
-//
-// Entries are addressed by a sequence number that only grows (the head's is head_seq()), so that
-// the worker can remember how far ahead it has prefetched across turns.
 template <typename Packet>
 class departure_fifo {
 public:
@@ -47,10 +44,6 @@ public:
     int64_t arrival_at(uint32_t i) const noexcept { return _arrivals[(_head + i) & _mask]; }
     void pop() noexcept { _head++; }
     void pop(uint32_t n) noexcept { _head += n; }
-
-    uint64_t head_seq() const noexcept { return _head; }
-    uint64_t tail_seq() const noexcept { return _tail; }
-    const entry &at_seq(uint64_t seq) const noexcept { return _slots[seq & _mask]; }
 
     // How many entries from the head, at most `limit`, depart at or before `last_ns`.
     uint32_t count_due(int64_t last_ns, uint32_t limit) const noexcept {

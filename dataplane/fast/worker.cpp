@@ -11,7 +11,6 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
-#include <rte_prefetch.h>
 
 namespace stasis::dataplane {
 
@@ -57,37 +56,6 @@ void record_lateness(latency_histogram &h, const departure_fifo<rte_mbuf *> &fif
         h.add(b, j - i);
         i = j;
     }
-}
-
-// The frames that leave in the next turns were written a delay line ago: their mbufs are cold by now.
-// Two stages, each a cursor in FIFO sequence numbers so that every frame is fetched once per stage:
-// the ring entries of the next four bursts; then, for the next two, the three lines a departure
-// touches: the mbuf's two header lines (the PMD's transmit reads the first, the free the second) and
-// its data (net_null's copy reads it, as a NIC's DMA would). The data's address is taken from the
-// pool's layout (`data_at`: header, private area, headroom), not from the header, so that no
-// prefetch waits on another; a frame whose data moved (a tag inserted) is a line off at worst, and a
-// prefetch is only a hint. `budget` bounds the frames each stage advances: admit() advances them by
-// the frames it queued, so that the misses overlap with the model's work; drain() catches up on
-// whole windows.
-void prefetch_departures(rt_pipe &pipe, uint32_t burst, uint32_t budget, uint32_t data_at) noexcept
-{
-    const auto &f = pipe.fifo;
-    auto &c = pipe.ahead;
-    const uint64_t head = f.head_seq(), tail = f.tail_seq();
-    const uint64_t ring_from = std::clamp(c.ring_seq, head, tail);
-    const uint64_t lines_from = std::clamp(c.lines_seq, head, ring_from);
-    const uint64_t lines_to = std::min({head + 2 * burst, ring_from, lines_from + budget});
-    for (uint64_t s = lines_from; s < lines_to; s++) {
-        const auto *m = reinterpret_cast<const char *>(f.at_seq(s).pkt);
-        rte_prefetch0(m);
-        rte_prefetch0(m + RTE_CACHE_LINE_SIZE);
-        rte_prefetch0(m + data_at);
-    }
-    c.lines_seq = std::max(lines_from, lines_to);
-    const uint64_t ring_to = std::min({head + 4 * burst, tail, ring_from + 4 * budget});
-    for (uint64_t s = ring_from; s < ring_to; s += 4)
-        rte_prefetch0(&f.at_seq(s));
-    c.ring_seq = std::max(ring_from, ring_to);
 }
 
 }  // namespace
@@ -160,7 +128,6 @@ void worker::admit(rt_pipe &pipe, rte_mbuf **frames, const uint32_t *len, const 
             rte_pktmbuf_free(m);
         }
     }
-    prefetch_departures(pipe, _opt.burst, n, _data_at);
     pipe.ctr->rx_packets.add(n);
     pipe.ctr->rx_bytes.add(bytes);
     if (dropped[unsigned(drop_reason::loss)])
@@ -195,7 +162,6 @@ uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &n
     }
     fifo.pop(n);
     port.n_pending = uint16_t(port.n_pending + n);
-    prefetch_departures(pipe, _opt.burst, 4 * _opt.burst, _data_at);
     if (n) {
         pipe.ctr->tx_packets.add(n);
         pipe.ctr->tx_bytes.add(bytes);

@@ -20,11 +20,6 @@ constexpr uint16_t untagged_slot = 4096;  // vlan_map index of frames without an
 constexpr uint16_t max_burst = 512;
 constexpr uint16_t tx_pending_max = 1024;
 
-// FIFO sequence numbers up to which the frames about to depart were prefetched, by stage.
-struct departure_prefetch {
-    uint64_t ring_seq = 0, lines_seq = 0;
-};
-
 // One direction of a link as the runtime holds it: the model, its departure FIFO, where it leaves.
 struct rt_pipe {
     explicit rt_pipe(const pipe_params &p) : model(p), fifo(fifo_capacity_for(p)) {}
@@ -33,7 +28,6 @@ struct rt_pipe {
     uint16_t egress = 0;      // index into the worker's ports
     int32_t egress_vlan = -1; // -1: untagged
     std::unique_ptr<pipe_counters> ctr = std::make_unique<pipe_counters>();
-    departure_prefetch ahead;
 };
 
 struct rt_port {
@@ -66,9 +60,6 @@ public:
     std::vector<rt_port> ports;
     std::vector<rt_pipe> pipes;
     command_queue inbox, done;
-    // Where a frame's data starts from its mbuf's address in the daemon's pool (for prefetching);
-    // set before launch.
-    void set_data_offset(uint32_t bytes) noexcept { _data_at = bytes; }
 
     // The loop; returns when a stop command arrives. Runs on the worker's lcore.
     int run() noexcept;
@@ -100,7 +91,6 @@ private:
     std::atomic<uint64_t> _turns{0};
     const std::atomic<int64_t> *_hold_from;
     std::atomic<int64_t> _noticed_ns{INT64_MAX};
-    uint32_t _data_at = 256;  // sizeof(rte_mbuf) + RTE_PKTMBUF_HEADROOM: no private area
     verdict _verdicts[max_burst];  // admit()'s scratch: a member, not reinitialized on every call
 };
 
