@@ -58,7 +58,7 @@ void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uin
 {
     const int64_t t = std::max(arrival_ns, _s.last_arrival_ns);
     _s.last_arrival_ns = t;
-    if (plain() && _c->rate.rate_bps != 0) {
+    if (plain()) {
         if (_c->queue_bytes != 0)
             arrive_plain<true>(t, len_bytes, n, out);
         else
@@ -66,21 +66,18 @@ void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uin
         return;
     }
     burst_state b = load_state();
-    if (plain())
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = admit<true>(*_c, b, t, len_bytes[i]);
-    else
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = admit<false>(*_c, b, t, len_bytes[i]);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = admit<false>(*_c, b, t, len_bytes[i]);
     store_state(b);
 }
 
-// The common link (no loss, droptail, no jitter, a rate), written out with its state in locals:
+// The common link (no loss, droptail, no jitter), written out with its state in locals:
 // admit<true> step by step, with the same answers (Determinism.BurstsEqualOneByOne checks it against
 // arrive()). Three things make it cheaper:
 // - The queue is emptied of what ended by t once, before the burst. Its service ends rise, so after
 //   that none has ended, and a packet served in this burst ends after t unless its serialization
-//   rounds to 0 ns at an idle server (`stale`: then the next packet pops it, as admit() would).
+//   rounds to 0 ns at an idle server, or the rate is unlimited (`stale`: then the next packet pops
+//   it, as admit() would).
 // - The server's step for a packet length is computed once per run of equal lengths: serializing
 //   len bytes adds step_ns plus step_rem/rate ns, carried as in serve().
 // - The queue limit is one comparison (Bytes: the byte limit, else slots; the ring bounds both).
@@ -118,7 +115,9 @@ void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, 
             end = t;
             rem = 0;
         }
-        if (len <= c.rate.fast_len_max) [[likely]] {
+        if (rate == 0) {
+            rem = 0;  // unlimited: served at once
+        } else if (len <= c.rate.fast_len_max) [[likely]] {
             if (len != step_len) [[unlikely]] {
                 step_len = len;
                 const uint64_t q = model::divmod(c.rate, uint64_t(len) * c.rate.byte_rem, step_rem);
