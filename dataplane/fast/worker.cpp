@@ -60,7 +60,7 @@ void record_lateness(latency_histogram &h, const departure_fifo<rte_mbuf *> &fif
 
 }  // namespace
 
-rt_pipe *worker::classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept
+inline rt_pipe *worker::classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept
 {
     uint16_t vid = untagged_slot;
     tagged = false;

@@ -73,7 +73,7 @@ public:
 
 private:
     // The pipe a frame belongs to (nullptr: none, counted), and whether its tag is in its data.
-    rt_pipe *classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept;
+    [[gnu::always_inline]] inline rt_pipe *classify(rt_port &port, rte_mbuf *m, bool &tagged) noexcept;
     void ingress(rt_port &port, rte_mbuf **rx, uint16_t n, int64_t arrival_ns) noexcept;
     void admit(rt_pipe &pipe, rte_mbuf **frames, const uint32_t *len, const bool *tagged, uint16_t n,
                int64_t arrival_ns) noexcept;
