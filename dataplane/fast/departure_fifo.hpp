@@ -39,20 +39,29 @@ public:
         return true;
     }
 
+    // push() for a run of frames: the ring's pointers and tail in locals until end_push(), so that the
+    // stores of entries, which could alias the members, do not reload them for every frame.
+    struct pusher {
+        entry *slots;
+        int64_t *arrivals;
+        uint64_t mask, tail, end;
+        bool push(Packet pkt, int64_t depart_ns, int64_t arrival_ns) noexcept {
+            if (tail == end)
+                return false;
+            slots[tail & mask] = entry{pkt, depart_ns};
+            arrivals[tail & mask] = arrival_ns;
+            tail++;
+            return true;
+        }
+    };
+    pusher begin_push() noexcept { return {_slots.get(), _arrivals.get(), _mask, _tail, _head + capacity()}; }
+    void end_push(const pusher &p) noexcept { _tail = p.tail; }
+
     const entry &front() const noexcept { return _slots[_head & _mask]; }
     const entry &at(uint32_t i) const noexcept { return _slots[(_head + i) & _mask]; }
     int64_t arrival_at(uint32_t i) const noexcept { return _arrivals[(_head + i) & _mask]; }
     void pop() noexcept { _head++; }
     void pop(uint32_t n) noexcept { _head += n; }
-
-    // How many entries from the head, at most `limit`, depart at or before `last_ns`.
-    uint32_t count_due(int64_t last_ns, uint32_t limit) const noexcept {
-        const uint32_t n = std::min(size(), limit);
-        uint32_t i = 0;
-        while (i < n && at(i).depart_ns <= last_ns)
-            i++;
-        return i;
-    }
 
     // Every instant of every held entry moves by delta_ns (thaw at R of a freeze at F: R - F).
     void shift(int64_t delta_ns) noexcept {

@@ -119,15 +119,18 @@ void worker::admit(rt_pipe &pipe, rte_mbuf **frames, const uint32_t *len, const 
     pipe.model.arrive_burst(arrival_ns, len, n, v);
     uint64_t bytes = 0;
     uint32_t dropped[4] = {};  // by drop_reason; [none] counts the FIFO's drops
+    auto fifo = pipe.fifo.begin_push();
+    const int32_t egress_vlan = pipe.egress_vlan;
     for (uint16_t i = 0; i < n; i++) {
         bytes += len[i];
         rte_mbuf *m = frames[i];
-        if (v[i].drop != drop_reason::none || !retag(m, tagged[i], pipe.egress_vlan) ||
-            !pipe.fifo.push(m, v[i].depart_ns, arrival_ns)) {
+        if (v[i].drop != drop_reason::none || !retag(m, tagged[i], egress_vlan) ||
+            !fifo.push(m, v[i].depart_ns, arrival_ns)) {
             dropped[unsigned(v[i].drop)]++;
             rte_pktmbuf_free(m);
         }
     }
+    pipe.fifo.end_push(fifo);
     pipe.ctr->rx_packets.add(n);
     pipe.ctr->rx_bytes.add(bytes);
     if (dropped[unsigned(drop_reason::loss)])
@@ -147,19 +150,25 @@ uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &n
     rt_port &port = ports[pipe.egress];
     auto &fifo = pipe.fifo;
     const uint32_t room = tx_pending_max - port.n_pending;  // a backed-up port keeps the rest queued, in order
-    const uint32_t n = fifo.count_due(std::min(now, hold_from - 1), room);
+    // The due frames go to the port's pending list as they are found: one pass over the FIFO.
+    const int64_t last = std::min(now, hold_from - 1);
+    const uint32_t limit = std::min(fifo.size(), room);
+    rte_mbuf **out = port.pending.get() + port.n_pending;
+    uint64_t bytes = 0;
+    uint32_t n = 0;
+    for (; n < limit; n++) {
+        const auto &e = fifo.at(n);
+        if (e.depart_ns > last)
+            break;
+        out[n] = e.pkt;
+        bytes += rte_pktmbuf_pkt_len(e.pkt);
+    }
     if (n < fifo.size() && n < room) {
         const int64_t d = fifo.at(n).depart_ns;
         if (d < hold_from)
             next_due = std::min(next_due, d);  // held frames are not due
     }
     record_lateness(pipe.ctr->lateness, fifo, n, now);
-    uint64_t bytes = 0;
-    rte_mbuf **out = port.pending.get() + port.n_pending;
-    for (uint32_t i = 0; i < n; i++) {
-        out[i] = fifo.at(i).pkt;
-        bytes += rte_pktmbuf_pkt_len(out[i]);
-    }
     fifo.pop(n);
     port.n_pending = uint16_t(port.n_pending + n);
     if (n) {
