@@ -31,6 +31,7 @@ struct bench_options {
     int64_t delay_ns = 100'000;
     uint64_t rate_bps = 40'000'000'000;  // the server runs: 64-byte frames take 12.8 ns each
     bool emulated_only = false;  // no baseline: for profiling the emulated loop alone
+    bool sweep = false;          // the link's stages one by one, each against the same baseline
 };
 
 link_config bench_link(bool emulate, const bench_options &o)
@@ -105,16 +106,75 @@ bool hugepages_free(long want)
     return n >= want;
 }
 
+// The link's stages added one at a time, each measured against the baseline of the same rounds.
+int sweep(const bench_options &base)
+{
+    struct stage {
+        const char *name;
+        int64_t delay_ns;
+        uint64_t rate_bps;
+        std::vector<double> mpps;
+    };
+    std::vector<stage> stages = {
+        {"no delay, no rate", 0, 0, {}},
+        {"no delay, 40 Gbit/s", 0, 40'000'000'000, {}},
+        {"10 us, 40 Gbit/s", 10'000, 40'000'000'000, {}},
+        {"100 us, no rate", 100'000, 0, {}},
+        {"100 us, 40 Gbit/s (the headline)", 100'000, 40'000'000'000, {}},
+        {"1 ms, 40 Gbit/s", 1'000'000, 40'000'000'000, {}},
+    };
+    std::vector<double> fwd;
+    try {
+        for (int r = 0; r < base.rounds; r++) {
+            fwd.push_back(run_once(false, base).mpps);
+            for (auto &s : stages) {
+                bench_options o = base;
+                o.delay_ns = s.delay_ns;
+                o.rate_bps = s.rate_bps;
+                s.mpps.push_back(run_once(true, o).mpps);
+                if (!base.json)
+                    fprintf(stderr, "round %d/%d: %s %.2f Mpps\n", r + 1, base.rounds, s.name, s.mpps.back());
+            }
+        }
+    } catch (const std::exception &e) {
+        fprintf(stderr, "bench: %s\n", e.what());
+        return 1;
+    }
+    const double f = median(fwd);
+    if (base.json) {
+        printf("{\"forward_mpps\": %.3f, \"stages\": [", f);
+        for (size_t i = 0; i < stages.size(); i++)
+            printf("%s{\"stage\": \"%s\", \"delay_ns\": %ld, \"rate_bps\": %lu, \"mpps\": %.3f, \"ratio\": %.3f}",
+                   i ? ", " : "", stages[i].name, long(stages[i].delay_ns), (unsigned long)stages[i].rate_bps,
+                   median(stages[i].mpps), median(stages[i].mpps) / f);
+        printf("]}\n");
+        return 0;
+    }
+    printf("dataplane sweep: one worker, 2 x net_null, 64-byte frames, 1000-slot queue, median of %d rounds "
+           "of %.1f s\n",
+           base.rounds, base.seconds);
+    printf("| loop                                   | Mpps   | ns a frame | ratio |\n");
+    printf("|----------------------------------------|--------|------------|-------|\n");
+    printf("| %-38s | %6.2f | %10.1f | 1.00  |\n", "plain forwarding (baseline)", f, 1e3 / f);
+    for (const auto &s : stages) {
+        const double m = median(s.mpps);
+        printf("| %-38s | %6.2f | %10.1f | %.2f  |\n", s.name, m, 1e3 / m, m / f);
+    }
+    return 0;
+}
+
 int usage(const char *argv0, int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: %s [EAL options] -- [--seconds S] [--rounds N] [--json]\n"
-            "          [--delay-us D] [--rate-gbit G] [--emulated-only]\n"
+            "          [--delay-us D] [--rate-gbit G] [--emulated-only] [--sweep]\n"
             "Runs one worker over two net_null ports (64-byte frames), alternating a plain forwarding\n"
             "loop and a fully emulated link (100 us delay, 40 Gbit/s, 1000-slot queue), and prints\n"
             "Mpps of each, their ratio, and the emulated link's transmit lateness.\n"
             "--delay-us and --rate-gbit (0: unlimited) change the emulated link, to see what each stage\n"
-            "costs; --emulated-only leaves the baseline out (for profiling).\n"
+            "costs; --emulated-only leaves the baseline out (for profiling). --sweep runs, in every round,\n"
+            "the baseline and then the link stage by stage (no delay and no rate; the rate; 10 us, 100 us\n"
+            "and 1 ms of delay line), and prints each against that baseline, with its ns a frame.\n"
             "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --vdev net_null0,size=64,copy=1\n"
             "  --vdev net_null1,size=64,copy=1 and --in-memory with hugepages (else --no-huge -m 1024)\n",
             argv0);
@@ -153,6 +213,8 @@ int main(int argc, char **argv)
             o.rate_bps = uint64_t(atof(argv[++i]) * 1e9);
         else if (!strcmp(argv[i], "--emulated-only"))
             o.emulated_only = true;
+        else if (!strcmp(argv[i], "--sweep"))
+            o.sweep = true;
         else if (!strcmp(argv[i], "--json"))
             o.json = true;
         else
@@ -164,6 +226,11 @@ int main(int argc, char **argv)
     if (rte_eal_init(int(cargs.size()), cargs.data()) < 0) {
         fprintf(stderr, "EAL initialization failed\n");
         return 1;
+    }
+    if (o.sweep) {
+        const int rc = sweep(o);
+        rte_eal_cleanup();
+        return rc;
     }
     std::vector<double> fwd, emu;
     result last{};
