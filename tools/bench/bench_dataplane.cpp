@@ -32,6 +32,7 @@ struct bench_options {
     uint64_t rate_bps = 40'000'000'000;  // the server runs: 64-byte frames take 12.8 ns each
     bool emulated_only = false;  // no baseline: for profiling the emulated loop alone
     bool sweep = false;          // the link's stages one by one, each against the same baseline
+    uint16_t burst = 32;         // the daemon's default (daemon.burst)
 };
 
 link_config bench_link(bool emulate, const bench_options &o)
@@ -61,6 +62,7 @@ result run_once(bool emulate, const bench_options &o)
     worker_options wo;
     wo.forward_only = !emulate;
     wo.idle_sleep_ns = 0;
+    wo.burst = o.burst;
     delay_node node(cfg, node_clock::calibrate(), wo);
     node.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm up, fill the delay line
@@ -167,12 +169,13 @@ int usage(const char *argv0, int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: %s [EAL options] -- [--seconds S] [--rounds N] [--json]\n"
-            "          [--delay-us D] [--rate-gbit G] [--emulated-only] [--sweep]\n"
+            "          [--delay-us D] [--rate-gbit G] [--burst B] [--emulated-only] [--sweep]\n"
             "Runs one worker over two net_null ports (64-byte frames), alternating a plain forwarding\n"
             "loop and a fully emulated link (100 us delay, 40 Gbit/s, 1000-slot queue), and prints\n"
             "Mpps of each, their ratio, and the emulated link's transmit lateness.\n"
             "--delay-us and --rate-gbit (0: unlimited) change the emulated link, to see what each stage\n"
-            "costs; --emulated-only leaves the baseline out (for profiling). --sweep runs, in every round,\n"
+            "costs; --burst sets both loops' RX burst (default 32, as daemon.burst);\n"
+            "--emulated-only leaves the baseline out (for profiling). --sweep runs, in every round,\n"
             "the baseline and then the link stage by stage (no delay and no rate; the rate; 10 us, 100 us\n"
             "and 1 ms of delay line), and prints each against that baseline, with its ns a frame.\n"
             "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --vdev net_null0,size=64,copy=1\n"
@@ -213,6 +216,8 @@ int main(int argc, char **argv)
             o.rate_bps = uint64_t(atof(argv[++i]) * 1e9);
         else if (!strcmp(argv[i], "--emulated-only"))
             o.emulated_only = true;
+        else if (!strcmp(argv[i], "--burst") && i + 1 < argc)
+            o.burst = uint16_t(std::clamp(atoi(argv[++i]), 1, 512));
         else if (!strcmp(argv[i], "--sweep"))
             o.sweep = true;
         else if (!strcmp(argv[i], "--json"))
