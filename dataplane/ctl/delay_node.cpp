@@ -1,7 +1,6 @@
 // Planning links onto workers, starting and stopping them, and applying runtime changes.
 #include "delay_node.hpp"
 
-#include <cstdlib>
 #include <algorithm>
 #include <chrono>
 #include <map>

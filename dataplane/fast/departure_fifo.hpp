@@ -29,18 +29,9 @@ public:
     bool empty() const noexcept { return _tail == _head; }
     bool full() const noexcept { return size() == capacity(); }
 
-    // Returns false (the caller counts a drop) when full.
-    bool push(Packet pkt, int64_t depart_ns, int64_t arrival_ns) noexcept {
-        if (full())
-            return false;
-        _slots[_tail & _mask] = entry{pkt, depart_ns};
-        _arrivals[_tail & _mask] = arrival_ns;
-        _tail++;
-        return true;
-    }
-
-    // push() for a run of frames: the ring's pointers and tail in locals until end_push(), so that the
-    // stores of entries, which could alias the members, do not reload them for every frame.
+    // Pushes a run of frames: the ring's pointers and tail in locals until end_push(), so that the
+    // stores of entries, which could alias the members, do not reload them for every frame. push()
+    // returns false (the caller counts a drop) when full.
     struct pusher {
         entry *slots;
         int64_t *arrivals;
@@ -56,6 +47,14 @@ public:
     };
     pusher begin_push() noexcept { return {_slots.get(), _arrivals.get(), _mask, _tail, _head + capacity()}; }
     void end_push(const pusher &p) noexcept { _tail = p.tail; }
+
+    // One frame.
+    bool push(Packet pkt, int64_t depart_ns, int64_t arrival_ns) noexcept {
+        pusher p = begin_push();
+        const bool ok = p.push(pkt, depart_ns, arrival_ns);
+        end_push(p);
+        return ok;
+    }
 
     const entry &front() const noexcept { return _slots[_head & _mask]; }
     const entry &at(uint32_t i) const noexcept { return _slots[(_head + i) & _mask]; }

@@ -31,6 +31,17 @@ struct pipe_model::burst_state {
     int64_t last_depart_ns;
 };
 
+// Removes from the queue's head the packets whose service ended by t.
+inline void pop_ended(const queued_packet *slots, size_t mask, size_t &head, size_t &count, uint64_t &bytes,
+                      int64_t t) noexcept
+{
+    while (count != 0 && slots[head].service_end_ns <= t) {
+        bytes -= slots[head].len_bytes;
+        head = (head + 1) & mask;
+        count--;
+    }
+}
+
 // The queue and server as a burst starts, and back when it ends.
 pipe_model::burst_state pipe_model::load_state() const noexcept
 {
@@ -78,8 +89,8 @@ void pipe_model::arrive_burst(int64_t arrival_ns, const uint32_t *len_bytes, uin
 //   that none has ended, and a packet served in this burst ends after t unless its serialization
 //   rounds to 0 ns at an idle server, or the rate is unlimited (`stale`: then the next packet pops
 //   it, as admit() would).
-// - The server's step for a packet length is computed once per run of equal lengths: serializing
-//   len bytes adds step_ns plus step_rem/rate ns, carried as in serve().
+// - The server's step for a packet length is computed once per run of equal lengths
+//   (serve_stepped()).
 // - The queue limit is one comparison (Bytes: the byte limit, else slots; the ring bounds both).
 template <bool Bytes>
 void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, verdict *out) noexcept
@@ -91,47 +102,20 @@ void pipe_model::arrive_plain(int64_t t, const uint32_t *len_bytes, uint32_t n, 
     uint64_t bytes = _bytes;
     int64_t end = _s.server_end_ns, last = _s.last_depart_ns;
     uint64_t rem = _s.server_rem;
-    const uint64_t rate = c.rate.rate_bps;
     const uint64_t limit = Bytes ? c.queue_bytes : std::min<uint64_t>(c.queue_slots, _ring._cap);
     const int64_t delay = std::max<int64_t>(c.delay_ns, 0);
-    uint32_t step_len = UINT32_MAX;
-    uint64_t step_ns = 0, step_rem = 0;
+    model::rate_step step;
     bool stale = true;
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t len = len_bytes[i];
-        if (stale) [[unlikely]] {
-            while (count != 0 && slots[head].service_end_ns <= t) {
-                bytes -= slots[head].len_bytes;
-                head = (head + 1) & mask;
-                count--;
-            }
-        }
+        if (stale) [[unlikely]]
+            pop_ended(slots, mask, head, count, bytes, t);
         if (Bytes ? bytes + len > limit || count == _ring._cap : count >= limit) [[unlikely]] {
             out[i] = {drop_reason::queue, 0};
             stale = false;  // nothing was served: what is queued ends after t, as before
             continue;
         }
-        if (t > end) {
-            end = t;
-            rem = 0;
-        }
-        if (rate == 0) {
-            rem = 0;  // unlimited: served at once
-        } else if (len <= c.rate.fast_len_max) [[likely]] {
-            if (len != step_len) [[unlikely]] {
-                step_len = len;
-                const uint64_t q = model::divmod(c.rate, uint64_t(len) * c.rate.byte_rem, step_rem);
-                step_ns = uint64_t(len) * c.rate.byte_ns + q;
-            }
-            rem += step_rem;
-            end += int64_t(step_ns);
-            if (rem >= rate) {
-                rem -= rate;
-                end++;
-            }
-        } else {
-            model::serve_slow(c.rate, len, end, rem);
-        }
+        model::serve_stepped(c.rate, t, len, end, rem, step);
         stale = end <= t;
         slots[(head + count) & mask] = queued_packet{end, len};
         count++;
@@ -158,11 +142,7 @@ inline verdict pipe_model::admit(const compiled &c, burst_state &b, int64_t t, u
         return {drop_reason::loss, 0};
 
     const size_t mask = b.cap - 1;
-    while (b.count != 0 && b.slots[b.head].service_end_ns <= t) {
-        b.bytes -= b.slots[b.head].len_bytes;
-        b.head = (b.head + 1) & mask;
-        b.count--;
-    }
+    pop_ended(b.slots, mask, b.head, b.count, b.bytes, t);
 
     if (!Plain && c.red.kind != aqm_kind::droptail) {
         const uint64_t q = c.red.bytes ? b.bytes : b.count;

@@ -57,4 +57,40 @@ inline void serve(const rate_consts &c, int64_t t, uint32_t len, int64_t &end_ns
     end_ns += int64_t(uint64_t(len) * c.byte_ns + q);
 }
 
+// serve() for runs of packets of one length: the step that len bytes add (whole ns and the remainder
+// in 1/rate ns) is computed when the length changes, then each packet is two additions and a carry.
+// The same ends as serve() (Determinism.BurstsEqualOneByOne checks the loop that uses it).
+struct rate_step {
+    uint32_t len = UINT32_MAX;
+    uint64_t ns = 0, rem = 0;
+};
+
+inline void serve_stepped(const rate_consts &c, int64_t t, uint32_t len, int64_t &end_ns, uint64_t &rem,
+                          rate_step &step) noexcept
+{
+    if (t > end_ns) {
+        end_ns = t;
+        rem = 0;
+    }
+    if (c.rate_bps == 0) {
+        rem = 0;  // unlimited: served at once
+        return;
+    }
+    if (len > c.fast_len_max) [[unlikely]] {
+        serve_slow(c, len, end_ns, rem);
+        return;
+    }
+    if (len != step.len) [[unlikely]] {
+        step.len = len;
+        const uint64_t q = divmod(c, uint64_t(len) * c.byte_rem, step.rem);
+        step.ns = uint64_t(len) * c.byte_ns + q;
+    }
+    rem += step.rem;
+    end_ns += int64_t(step.ns);
+    if (rem >= c.rate_bps) {
+        rem -= c.rate_bps;
+        end_ns++;
+    }
+}
+
 }  // namespace stasis::dataplane::model
