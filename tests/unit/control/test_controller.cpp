@@ -238,7 +238,13 @@ TEST_F(Controller, refused_prepare_aborts_and_the_survivor_still_pauses_at_f)
     const auto has = [&](Event::Kind k) {
         return std::ranges::any_of(agents[0]->published(), [&](const Event &e) { return e.kind() == k; });
     };
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    // R is a future realtime instant: wait for it, plus half a second for the fake agent to report it
+    // on a busy machine (a fixed 500 ms from here fell short of R when the tests ran in parallel).
+    const int64_t until_r_ns =
+        resume - std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(until_r_ns, 0)) +
+                          std::chrono::milliseconds(500);
     while (!has(Event::RESUMED) && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ASSERT_TRUE(has(Event::FROZEN)) << "no pause at F";
