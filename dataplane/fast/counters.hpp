@@ -69,6 +69,18 @@ private:
     counter _max;
 };
 
+// Adds the lateness (now - departure) of n departed frames to h. Their departures are read from
+// depart[0], depart[2], ... (the departure FIFO's 16-byte entries), do not decrease and are all <= now,
+// so their buckets do not increase: each run of frames in one bucket is one update. Counts only: the
+// caller notes the largest value (the first frame's) with h.note().
+void record_departures(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
+
+// The two ways record_departures() takes, exposed so that tests compare them: AVX-512 when the CPU has
+// it (bucket index and run starts of eight frames at once), and portable scalar code.
+void record_departures_scalar(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
+void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
+bool cpu_has_avx512() noexcept;
+
 struct alignas(64) pipe_counters {
     counter rx_packets, rx_bytes, tx_packets, tx_bytes;
     counter drop_loss, drop_queue, drop_red, drop_fifo, drop_tx;

@@ -58,6 +58,8 @@ public:
 
     const entry &front() const noexcept { return _slots[_head & _mask]; }
     const entry &at(uint32_t i) const noexcept { return _slots[(_head + i) & _mask]; }
+    // How many entries from the i-th on lie contiguous in memory, up to the ring's end.
+    uint32_t contiguous_from(uint32_t i) const noexcept { return capacity() - uint32_t((_head + i) & _mask); }
     int64_t arrival_at(uint32_t i) const noexcept { return _arrivals[(_head + i) & _mask]; }
     void pop() noexcept { _head++; }
     void pop(uint32_t n) noexcept { _head += n; }

@@ -3,6 +3,7 @@
 #include "worker.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <sys/prctl.h>
@@ -40,22 +41,19 @@ inline bool retag(rte_mbuf *&m, bool tagged, int32_t egress_vlan) noexcept
     return true;
 }
 
-// Records the lateness of the n frames at the FIFO's head, all due at `now`. Their departures rise,
-// so their lateness falls: one bucket update per bucket the run crosses, not one per frame.
+// Records the lateness of the n frames at the FIFO's head, all due at `now`: in one or two runs of
+// contiguous entries (the ring may wrap).
 void record_lateness(latency_histogram &h, const departure_fifo<rte_mbuf *> &fifo, uint32_t n, int64_t now) noexcept
 {
+    using entry = departure_fifo<rte_mbuf *>::entry;
+    static_assert(sizeof(entry) == 16 && offsetof(entry, depart_ns) == 8, "record_departures() reads every other qword");
     if (n == 0)
         return;
     h.note(uint64_t(now - fifo.front().depart_ns));
-    for (uint32_t i = 0; i < n;) {
-        const unsigned b = latency_histogram::index(uint64_t(now - fifo.at(i).depart_ns));
-        const int64_t last_in_bucket = now - int64_t(latency_histogram::lower(b));
-        uint32_t j = i + 1;
-        while (j < n && fifo.at(j).depart_ns <= last_in_bucket)
-            j++;
-        h.add(b, j - i);
-        i = j;
-    }
+    const uint32_t first = std::min(n, fifo.contiguous_from(0));
+    record_departures(h, &fifo.at(0).depart_ns, first, now);
+    if (first < n)
+        record_departures(h, &fifo.at(first).depart_ns, n - first, now);
 }
 
 }  // namespace
