@@ -185,8 +185,9 @@ TEST_F(node_test, runtime_change_applies_without_losing_queued_packets)
     for (uint32_t i = 0; i < 2000; i++) {
         sent.push_back(realtime_ns());
         ASSERT_TRUE(a.inject(make_frame(100, i)));
-        if (i == 1000)
+        if (i == 1000) {
             ASSERT_TRUE(node->set_link("l0", dataplane::direction::a_to_b, q, p).has_value());
+        }
         for (rte_mbuf *m; (m = b.take());) {
             got.push_back({frame_seq(m), std::nullopt, 0, realtime_ns()});
             rte_pktmbuf_free(m);

@@ -59,10 +59,12 @@ TEST_F(node_test, freeze_holds_every_departure_at_or_after_the_instant_and_thaw_
 
     for (size_t i = 0; i < s.sent.size(); i++) {
         const int64_t depart = s.sent[i] + p.delay_ns;
-        if (depart < f - edge)
+        if (depart < f - edge) {
             EXPECT_TRUE(s.got.count(uint32_t(i))) << "frame " << i << " departs before F and was not sent";
-        if (depart > f + edge)
+        }
+        if (depart > f + edge) {
             EXPECT_FALSE(s.got.count(uint32_t(i))) << "frame " << i << " departs after F and was sent";
+        }
     }
     auto rep = node->freeze_status();
     ASSERT_TRUE(rep.has_value());
