@@ -70,6 +70,14 @@ void add_rows(const experiment_tree &t, size_t i, const std::string &lead, const
     }
 }
 
+std::string json_opt(std::optional<int64_t> v) { return v ? std::to_string(*v) : "null"; }
+std::string json_name(const experiment_tree &t, std::optional<int64_t> id)
+{
+    return id ? json_string(name_of(t, id)) : "null";
+}
+
+}  // namespace
+
 std::string json_string(std::string_view s)
 {
     std::string out = "\"";
@@ -87,14 +95,6 @@ std::string json_string(std::string_view s)
     }
     return out + "\"";
 }
-
-std::string json_opt(std::optional<int64_t> v) { return v ? std::to_string(*v) : "null"; }
-std::string json_name(const experiment_tree &t, std::optional<int64_t> id)
-{
-    return id ? json_string(name_of(t, id)) : "null";
-}
-
-}  // namespace
 
 catalog_result<experiment_tree> load_tree(catalog &cat, std::string_view experiment_name)
 {

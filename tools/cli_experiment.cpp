@@ -162,19 +162,7 @@ int run_status(context &, args &words)
     ctl::controller c = open(file, e);
     const auto st = c.status();
     if (e.json) {
-        auto tree = ctl::load_tree(c.cat(), c.spec().msg.name());
-        std::printf("{\"experiment\":\"%s\",\"state\":\"%s\",\"branch\":\"%s\",\"head\":\"%s\",\"agents\":[",
-                    st.exp.name.c_str(), std::string(to_string(st.exp.state)).c_str(), st.exp.branch.c_str(),
-                    st.head ? st.head->name.c_str() : "");
-        for (size_t i = 0; i < st.agents.size(); i++) {
-            const auto &a = st.agents[i];
-            std::printf("%s{\"agent\":\"%s\",\"reachable\":%s,\"frozen\":%s,\"saved\":%s,\"checkpoint\":\"%s\","
-                        "\"offset_ns\":%lld,\"rtt_ns\":%lld,\"held_packets\":%llu}",
-                        i ? "," : "", a.agent.c_str(), a.reachable ? "true" : "false", a.frozen ? "true" : "false",
-                        a.saved ? "true" : "false", a.checkpoint.c_str(), (long long)a.offset_ns,
-                        (long long)a.rtt_ns, (unsigned long long)a.held_packets);
-        }
-        std::printf("],\"unfinished_operations\":%zu}\n", st.unfinished.size());
+        std::puts(ctl::render_status_json(st).c_str());
     } else {
         std::fputs(ctl::render_status(st).c_str(), stdout);
     }

@@ -56,6 +56,8 @@ experiment_status controller::status()
             s.saved = r.freeze().saved();
             for (const auto &l : r.freeze().links())
                 s.held_packets += l.packets_a_to_b() + l.packets_b_to_a();
+            for (const auto &l : r.freeze().lost())
+                s.lost.emplace_back(l.guest(), l.why());
         }
         return {};
     });
@@ -88,8 +90,35 @@ std::string render_status(const experiment_status &st)
                  a.reachable ? us_text(a.offset_ns).c_str() : "-", a.reachable ? us_text(a.rtt_ns).c_str() : "-",
                  a.reachable ? (std::to_string(a.held_packets) + " frames").c_str() : a.error.c_str());
         o << line;
+        for (const auto &[guest, why] : a.lost)
+            o << "  " << a.agent << ": guest " << guest << " is lost: " << why
+              << "; its present cannot be saved: go back to a checkpoint (stasis timetravel "
+              << st.exp.name << " CHECKPOINT)\n";
     }
     return o.str();
+}
+
+std::string render_status_json(const experiment_status &st)
+{
+    std::string out = "{\"experiment\":" + json_string(st.exp.name) + ",\"state\":" + json_string(to_string(st.exp.state)) +
+                      ",\"branch\":" + json_string(st.exp.branch) + ",\"head\":" + json_string(st.head ? st.head->name : "") +
+                      ",\"agents\":[";
+    for (size_t i = 0; i < st.agents.size(); i++) {
+        const auto &a = st.agents[i];
+        out += std::string(i ? "," : "") + "{\"agent\":" + json_string(a.agent) +
+               ",\"reachable\":" + (a.reachable ? "true" : "false") + ",\"frozen\":" + (a.frozen ? "true" : "false") +
+               ",\"saved\":" + (a.saved ? "true" : "false") + ",\"checkpoint\":" + json_string(a.checkpoint) +
+               ",\"offset_ns\":" + std::to_string(a.offset_ns) + ",\"rtt_ns\":" + std::to_string(a.rtt_ns) +
+               ",\"held_packets\":" + std::to_string(a.held_packets) + ",\"lost\":[";
+        for (size_t j = 0; j < a.lost.size(); j++)
+            out += std::string(j ? "," : "") + "{\"guest\":" + json_string(a.lost[j].first) +
+                   ",\"why\":" + json_string(a.lost[j].second) + "}";
+        out += "]";
+        if (!a.reachable)
+            out += ",\"error\":" + json_string(a.error);
+        out += "}";
+    }
+    return out + "],\"unfinished_operations\":" + std::to_string(st.unfinished.size()) + "}";
 }
 
 std::string render_report(const xp::OpReport &r)

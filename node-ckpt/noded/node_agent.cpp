@@ -186,6 +186,12 @@ void node_agent::fill_freeze(ctl::FreezeReport &f)
     f.set_checkpoint(_checkpoint);
     f.set_saved(!_saved_dir.empty() || _loaded);
     f.set_resume_ns(_deferred_resume_ns ? _deferred_resume_ns : _resume_ns);
+    for (const auto &g : _guests)
+        if (!g.lost.empty()) {
+            auto *l = f.add_lost();
+            l->set_guest(g.def.name);
+            l->set_why(g.lost);
+        }
     std::lock_guard lock(_mu);
     for (size_t i = 0; i < _guests.size() && frozen; ++i) {
         auto *w = f.add_workers();

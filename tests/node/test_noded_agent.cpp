@@ -43,6 +43,21 @@ struct guest_log {
     std::atomic<int> freezes{0}, resumes{0}, saves{0}, restores{0}, releases{0};
     std::atomic<bool> fail_freeze{false};
     std::string last_disk;
+    // How its QEMU ended unasked, as qemu_backend::lost() says it ("" while it runs).
+    void set_lost(std::string why)
+    {
+        std::lock_guard lock(mu);
+        lost = std::move(why);
+    }
+    std::string lost_text()
+    {
+        std::lock_guard lock(mu);
+        return lost;
+    }
+
+private:
+    std::mutex mu;
+    std::string lost;
 };
 
 class fake_backend final : public node::guest_backend {
@@ -102,6 +117,7 @@ public:
         return {};
     }
     node::guest_status status() override { return {.state = _state, .pid = 0, .detail = {}}; }
+    std::string lost() override { return _log.lost_text(); }
     node::catch_up_report last_catch_up() const override { return {}; }
 
 private:
@@ -356,6 +372,42 @@ TEST_F(noded_agent_test, a_guest_that_fails_to_freeze_is_a_failed_event_and_no_s
     auto after = wait_event(*a, ctl::Event::FAILED);  // g2 cannot resume what never froze
     ASSERT_TRUE(after);
     EXPECT_EQ(host.logs["g1"].resumes, 1);
+}
+
+TEST_F(noded_agent_test, a_lost_guest_is_told_at_once_reported_counted_frozen_and_refused_by_save)
+{
+    auto a = make_agent();
+    ASSERT_TRUE(a->start_guests());
+    const std::string why = "QEMU of g1 (pid 4242) killed by signal 9 (SIGKILL)";
+    host.logs["g1"].set_lost(why);
+    auto ev = wait_event(*a, ctl::Event::FAILED);
+    ASSERT_TRUE(ev);
+    EXPECT_NE(ev->message().find("g1 is lost: " + why), std::string::npos) << ev->message();
+    EXPECT_NE(ev->message().find("stasis timetravel"), std::string::npos) << ev->message();
+    EXPECT_TRUE(a->tick().empty()) << "told once";
+
+    ctl::Request q;
+    q.mutable_freeze_status();
+    auto r = a->handle(q);
+    ASSERT_EQ(r.freeze().lost_size(), 1);
+    EXPECT_EQ(r.freeze().lost(0).guest(), "g1");
+    EXPECT_EQ(r.freeze().lost(0).why(), why);
+    q.mutable_hello();
+    r = a->handle(q);
+    EXPECT_NE(r.message().find("lost: g1: " + why), std::string::npos) << r.message();
+
+    // Counted frozen at F, so that a time travel can replace it; the other guest really freezes.
+    const int64_t f = now_ns() + 20'000'000;
+    ASSERT_EQ(prepare(*a, "c1", f).status(), ctl::OK);
+    auto frozen = wait_event(*a, ctl::Event::FROZEN);
+    ASSERT_TRUE(frozen);
+    EXPECT_EQ(frozen->freeze().lost_size(), 1);
+    EXPECT_EQ(host.logs["g2"].freezes, 1);
+    EXPECT_EQ(host.logs["g1"].freezes, 0);
+    auto s = save(*a, dir + "/c1");
+    EXPECT_EQ(s.status(), ctl::FAILED);
+    EXPECT_NE(s.message().find("cannot save: g1 is lost"), std::string::npos) << s.message();
+    EXPECT_FALSE(fs::exists(dir + "/c1"));
 }
 
 TEST_F(noded_agent_test, load_restores_every_guest_frozen_until_thaw)

@@ -406,10 +406,18 @@ TEST_F(noded_faults, qemu_killed_before_f_then_c1_restored)
     }
     expect_serving("killed before F");
     EXPECT_TRUE(test::wait_for_line(lab->noded_log("n1"), "killed by signal 9", ms(1000)));
+    auto lost = run_command({lab->cli, "status", lab->exp()});
+    ASSERT_TRUE(lost);
+    EXPECT_TRUE(has(lost->out, "n1: guest g1 is lost: QEMU of g1 (pid " + std::to_string(qemu) +
+                                   ") killed by signal 9 (SIGKILL)"))
+        << "stasis status names the lost guest: " << lost->out;
 
     auto back = test::run_cli(lab->cli, "timetravel", lab->exp(), {"c1"});
     test::print_report("timetravel c1", back.report);
     ASSERT_EQ(back.exit_status, 0);
+    auto found = run_command({lab->cli, "status", lab->exp()});
+    ASSERT_TRUE(found);
+    EXPECT_FALSE(has(found->out, "is lost")) << "a new QEMU replaced it: " << found->out;
     EXPECT_NE(lab->qemu_pid("g1"), qemu) << "a new QEMU";
     const auto g1 = lab->monitor("g1");
     ASSERT_EQ(g1.wait_running(), "running");

@@ -85,6 +85,8 @@ public:
     void set_silent(bool on) { locked([&] { _silent = on; }); }  // requests queue, none is answered
     // The first request of this kind is never answered: the agent hangs in it until stop().
     void hang_on(Request::OpCase op) { locked([&] { _hang_on = op; }); }
+    // As stasis-noded with a guest whose QEMU died: reported in every FreezeStatus.
+    void set_lost(const std::string &guest, const std::string &why) { locked([&] { _lost = {guest, why}; }); }
 
     // As a controller that died left it: frozen for `checkpoint` at F (own clock), saved or not.
     void set_frozen(const std::string &checkpoint, int64_t freeze_ns, bool saved)
@@ -262,9 +264,14 @@ private:
             r.mutable_freeze()->set_frozen(false);
             r.mutable_freeze()->set_resume_ns(_s.resume_ns);
             r.set_message("not frozen");
-            return r;
+        } else {
+            *r.mutable_freeze() = report();
         }
-        *r.mutable_freeze() = report();
+        if (!_lost.first.empty()) {
+            auto *l = r.mutable_freeze()->add_lost();
+            l->set_guest(_lost.first);
+            l->set_why(_lost.second);
+        }
         return r;
     }
 
@@ -422,6 +429,7 @@ private:
     std::vector<Event> _pending, _published;
     std::vector<Request> _requests;
     bool _fail_save = false, _refuse_prepare = false, _silent = false, _stopping = false;
+    std::pair<std::string, std::string> _lost;  // guest, why
     freeze_mode _mode = freeze_mode::normal;
     Request::OpCase _hang_on = Request::OP_NOT_SET;
     std::thread _thread;

@@ -118,6 +118,27 @@ TEST_F(Controller, checkpoint_commits_and_resumes_everyone_at_one_instant)
     EXPECT_EQ(exp_of(*c).head_id, ckpt_of(*c, "c2").id);
 }
 
+TEST_F(Controller, status_names_a_node_agents_lost_guest_and_the_way_back)
+{
+    add_agent("d1", 0);
+    add_agent("n1", 0);
+    agents[1]->set_lost("g1", "QEMU of g1 (pid 4242) killed by signal 9 (SIGKILL)");
+    auto c = make();
+    const auto st = c->status();
+    ASSERT_EQ(st.agents.size(), 2u);
+    EXPECT_TRUE(st.agents[0].lost.empty());
+    ASSERT_EQ(st.agents[1].lost.size(), 1u);
+    EXPECT_EQ(st.agents[1].lost[0].first, "g1");
+    const std::string text = render_status(st);
+    EXPECT_TRUE(contains(text, "n1: guest g1 is lost: QEMU of g1 (pid 4242) killed by signal 9 (SIGKILL)")) << text;
+    EXPECT_TRUE(contains(text, "stasis timetravel " + st.exp.name + " CHECKPOINT")) << text;
+    const std::string json = render_status_json(st);
+    EXPECT_TRUE(contains(json, "{\"agent\":\"d1\",") && contains(json, "\"lost\":[]")) << json;
+    EXPECT_TRUE(contains(json, "\"lost\":[{\"guest\":\"g1\",\"why\":\"QEMU of g1 (pid 4242) killed by signal 9 "
+                               "(SIGKILL)\"}]"))
+        << json;
+}
+
 TEST_F(Controller, stay_frozen_then_thaw_at_one_instant)
 {
     add_agent("d1", 1 * ms_ns);

@@ -132,5 +132,7 @@ std::string render_tree_json(const experiment_tree &tree, const tree_options &op
 // "2026-11-22 10:00:01.123" (UTC) and "12.3 MiB", as the tree shows them.
 std::string format_utc_ns(int64_t realtime_ns);
 std::string format_bytes(int64_t bytes);
+// s as a JSON string literal, quotes included.
+std::string json_string(std::string_view s);
 
 }  // namespace stasis::control

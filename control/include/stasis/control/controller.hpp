@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stasis/control/catalog.hpp"
@@ -47,6 +48,7 @@ struct agent_status {
     bool saved = false;
     uint64_t held_packets = 0;
     int64_t offset_ns = 0, rtt_ns = 0;
+    std::vector<std::pair<std::string, std::string>> lost;  // guest, why (a node agent's dead guests)
 };
 
 struct experiment_status {
@@ -83,5 +85,7 @@ private:
 // The report for a person: what happened, the phases with their durations, each agent's line.
 std::string render_report(const stasis::experiment::OpReport &report);
 std::string render_status(const experiment_status &status);
+// The same as one JSON object (`stasis status --json`).
+std::string render_status_json(const experiment_status &status);
 
 }  // namespace stasis::control
