@@ -88,6 +88,13 @@ result run_once(bool emulate, const bench_options &o)
     return r;
 }
 
+std::string fmt2(double x, int decimals)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.*f", decimals, x);
+    return b;
+}
+
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
@@ -251,10 +258,18 @@ int main(int argc, char **argv)
         return 1;
     }
     const double f = fwd.empty() ? 0 : median(fwd), e = median(emu), ratio = fwd.empty() ? 0 : e / f;
+    // Each round's own ratio (its emulated run against the baseline run just before it): a host that
+    // slows down for a while moves both, so their spread shows how much the medians can be trusted.
+    std::vector<double> round_ratio;
+    for (size_t r = 0; r < fwd.size(); r++)
+        round_ratio.push_back(emu[r] / fwd[r]);
+    std::string rounds;
+    for (double x : round_ratio)
+        rounds += (rounds.empty() ? "" : o.json ? ", " : " ") + std::string(fmt2(x, o.json ? 3 : 2));
     if (o.json) {
-        printf("{\"forward_mpps\": %.3f, \"emulated_mpps\": %.3f, \"ratio\": %.3f, \"lateness_p50_ns\": %lu, "
-               "\"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu}\n",
-               f, e, ratio, last.p50_ns, last.p99_ns, last.max_ns);
+        printf("{\"forward_mpps\": %.3f, \"emulated_mpps\": %.3f, \"ratio\": %.3f, \"round_ratios\": [%s], "
+               "\"lateness_p50_ns\": %lu, \"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu}\n",
+               f, e, ratio, rounds.c_str(), last.p50_ns, last.p99_ns, last.max_ns);
     } else {
         printf("dataplane benchmark: one worker, 2 x net_null, 64-byte frames, median of %d rounds of %.1f s\n",
                o.rounds, o.seconds);
@@ -266,6 +281,8 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "emulated link (%gus, %gGbit, q=1000)", double(o.delay_ns) / 1e3,
                  double(o.rate_bps) / 1e9);
         printf("| %-38s | %6.2f | %.2f  |\n", name, e, ratio);
+        if (!round_ratio.empty())
+            printf("\nratio of each round (emulated against the baseline just before it): %s\n", rounds.c_str());
         printf("\ntransmit lateness under that load (emulated, a_to_b, last round): p50 %lu ns, p99 %lu ns, "
                "max %lu ns\n",
                last.p50_ns, last.p99_ns, last.max_ns);
