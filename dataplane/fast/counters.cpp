@@ -52,49 +52,55 @@ void record_departures_scalar(latency_histogram &h, const int64_t *depart, uint3
 // the buckets of eight frames come from one vector computation of latency_histogram::index(), the
 // frames that start a new bucket are compressed into a list, and only that list is walked.
 __attribute__((target("avx512f,avx512cd,avx512dq,avx512vl"))) void
-record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
+list_runs_avx512(latency_histogram &h, lateness_runs &r, const int64_t *depart, uint32_t n, int64_t now) noexcept
 {
-    constexpr uint32_t piece = 256;  // runs are listed for up to this many frames at a time
-    alignas(64) int64_t start[piece + 8], bucket[piece + 8];  // + 8: whole-vector stores
     const __m512i vnow = _mm512_set1_epi64(now);
     const __m512i select = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);  // the departures of 8 entries
     const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const __m512i sub = _mm512_set1_epi64(latency_histogram::sub), last = _mm512_set1_epi64(latency_histogram::buckets - 1);
-    for (uint32_t base = 0; base < n; base += piece) {
-        const uint32_t m = std::min(piece, n - base);
-        uint32_t runs = 0;
-        __m512i prev = _mm512_set1_epi64(-1);  // the piece's first frame starts a run
-        for (uint32_t p = 0; p < m; p += 8) {
-            const uint32_t left = m - p;
-            // Entry k's departure is qword 2k; the last qword read is the last valid departure.
-            const uint32_t qwords = left >= 8 ? 15 : 2 * left - 1;
-            const __mmask8 lo = __mmask8(qwords >= 8 ? 0xff : (1u << qwords) - 1);
-            const __mmask8 hi = __mmask8(qwords > 8 ? (1u << (qwords - 8)) - 1 : 0);
-            const int64_t *q = depart + 2 * size_t(base + p);
-            const __m512i a = _mm512_maskz_loadu_epi64(lo, q), b = _mm512_maskz_loadu_epi64(hi, q + 8);
-            const __m512i v = _mm512_sub_epi64(vnow, _mm512_permutex2var_epi64(a, select, b));
-            // latency_histogram::index(v), lane by lane.
-            const __m512i e = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(v));
-            const __m512i mant = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_sub_epi64(e, _mm512_set1_epi64(3))),
-                                                  _mm512_set1_epi64(latency_histogram::sub - 1));
-            __m512i bk = _mm512_add_epi64(_mm512_sub_epi64(_mm512_slli_epi64(e, 3), _mm512_set1_epi64(16)), mant);
-            bk = _mm512_mask_mov_epi64(bk, _mm512_cmplt_epu64_mask(v, sub), v);
-            bk = _mm512_mask_mov_epi64(bk, _mm512_cmpge_epi64_mask(e, _mm512_set1_epi64(40)), last);
-            const __mmask8 valid = __mmask8(left >= 8 ? 0xff : (1u << left) - 1);
-            // A frame starts a run when its bucket differs from the frame's before it.
-            const __mmask8 starts = _mm512_mask_cmpneq_epi64_mask(valid, bk, _mm512_alignr_epi64(bk, prev, 7));
-            // Compressed in registers and stored whole (lanes past the starts are overwritten next):
-            // a compressing store to memory is microcoded on AMD Zen 4.
-            _mm512_storeu_si512(start + runs,
-                                _mm512_maskz_compress_epi64(starts, _mm512_add_epi64(lane, _mm512_set1_epi64(int64_t(p)))));
-            _mm512_storeu_si512(bucket + runs, _mm512_maskz_compress_epi64(starts, bk));
-            runs += unsigned(__builtin_popcount(starts));
-            prev = bk;
+    int64_t base = r.frames;  // list position of this call's first frame
+    __m512i prev = _mm512_set1_epi64(-1);  // the first frame starts a run
+    for (uint32_t p = 0; p < n; p += 8) {
+        if (r.runs + 8 > lateness_runs::max_runs) [[unlikely]] {
+            r.frames = uint32_t(base + p);
+            add_runs(h, r);
+            base = -int64_t(p);
+            prev = _mm512_set1_epi64(-1);
         }
-        start[runs] = m;
-        for (uint32_t r = 0; r < runs; r++)
-            h.add(unsigned(bucket[r]), uint64_t(start[r + 1] - start[r]));
+        const uint32_t left = n - p;
+        // Entry k's departure is qword 2k; the last qword read is the last valid departure.
+        const uint32_t qwords = left >= 8 ? 15 : 2 * left - 1;
+        const __mmask8 lo = __mmask8(qwords >= 8 ? 0xff : (1u << qwords) - 1);
+        const __mmask8 hi = __mmask8(qwords > 8 ? (1u << (qwords - 8)) - 1 : 0);
+        const int64_t *q = depart + 2 * size_t(p);
+        const __m512i a = _mm512_maskz_loadu_epi64(lo, q), b = _mm512_maskz_loadu_epi64(hi, q + 8);
+        const __m512i v = _mm512_sub_epi64(vnow, _mm512_permutex2var_epi64(a, select, b));
+        // latency_histogram::index(v), lane by lane.
+        const __m512i e = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(v));
+        const __m512i mant = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_sub_epi64(e, _mm512_set1_epi64(3))),
+                                              _mm512_set1_epi64(latency_histogram::sub - 1));
+        __m512i bk = _mm512_add_epi64(_mm512_sub_epi64(_mm512_slli_epi64(e, 3), _mm512_set1_epi64(16)), mant);
+        bk = _mm512_mask_mov_epi64(bk, _mm512_cmplt_epu64_mask(v, sub), v);
+        bk = _mm512_mask_mov_epi64(bk, _mm512_cmpge_epi64_mask(e, _mm512_set1_epi64(40)), last);
+        const __mmask8 valid = __mmask8(left >= 8 ? 0xff : (1u << left) - 1);
+        // A frame starts a run when its bucket differs from the frame's before it.
+        const __mmask8 starts = _mm512_mask_cmpneq_epi64_mask(valid, bk, _mm512_alignr_epi64(bk, prev, 7));
+        // Compressed in registers and stored whole (lanes past the starts are overwritten next):
+        // a compressing store to memory is microcoded on AMD Zen 4.
+        _mm512_storeu_si512(r.start + r.runs, _mm512_maskz_compress_epi64(
+                                                  starts, _mm512_add_epi64(lane, _mm512_set1_epi64(base + int64_t(p)))));
+        _mm512_storeu_si512(r.bucket + r.runs, _mm512_maskz_compress_epi64(starts, bk));
+        r.runs += unsigned(__builtin_popcount(starts));
+        prev = bk;
     }
+    r.frames = uint32_t(base + n);
+}
+
+void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
+{
+    lateness_runs r;
+    list_runs_avx512(h, r, depart, n, now);
+    add_runs(h, r);
 }
 
 #pragma GCC diagnostic pop
@@ -106,11 +112,30 @@ bool cpu_has_avx512() noexcept
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
 
+void add_runs(latency_histogram &h, lateness_runs &r) noexcept
+{
+    r.start[r.runs] = r.frames;
+    for (uint32_t i = 0; i < r.runs; i++)
+        h.add(unsigned(r.bucket[i]), uint64_t(r.start[i + 1] - r.start[i]));
+    r.runs = 0;
+    r.frames = 0;
+}
+
 void record_departures(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
 {
     static const bool avx512 = cpu_has_avx512();
     if (avx512)
         record_departures_avx512(h, depart, n, now);
+    else
+        record_departures_scalar(h, depart, n, now);
+}
+
+lateness_log::lateness_log() : _vector(cpu_has_avx512()), _runs(std::make_unique<lateness_runs>()) {}
+
+void lateness_log::record(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
+{
+    if (_vector)
+        list_runs_avx512(h, *_runs, depart, n, now);
     else
         record_departures_scalar(h, depart, n, now);
 }

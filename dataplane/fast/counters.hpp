@@ -4,6 +4,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <memory>
 
 namespace stasis::dataplane {
 
@@ -80,6 +81,41 @@ void record_departures(latency_histogram &h, const int64_t *depart, uint32_t n, 
 void record_departures_scalar(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
 void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
 bool cpu_has_avx512() noexcept;
+
+// A list of bucket runs, written by the vector code and added to a histogram later. Added at once, the
+// scalar walk read the list back right after the vector stores that wrote it and waited for them (a
+// failed store-to-load forwarding: about 2 ns a frame with no delay line). The worker keeps one per
+// pipe and adds a drain's runs at the pipe's next drain, a turn later (lateness_log).
+struct alignas(64) lateness_runs {
+    static constexpr uint32_t max_runs = 640;  // a drain's two ring segments: at most 2 x 313 runs
+    uint32_t runs = 0;
+    uint32_t frames = 0;  // frames listed: where the last run ends
+    alignas(64) int64_t start[max_runs + 9];  // + 8: whole-vector stores; + 1: the end
+    alignas(64) int64_t bucket[max_runs + 8];
+};
+// Appends the runs of n departures (read as record_departures() reads them), their first frame starting
+// a run. Adds the list to h first if it could overflow. Needs AVX-512 (cpu_has_avx512()).
+void list_runs_avx512(latency_histogram &h, lateness_runs &r, const int64_t *depart, uint32_t n, int64_t now) noexcept;
+// Adds the listed runs to h and empties the list.
+void add_runs(latency_histogram &h, lateness_runs &r) noexcept;
+
+// A pipe's lateness recording as the worker does it: record() lists a drain's runs (AVX-512) or adds
+// them at once (scalar); settle() adds what is listed, at the start of the next record() or before the
+// control thread looks (park, stop).
+class lateness_log {
+public:
+    lateness_log();
+    void record(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
+    void settle(latency_histogram &h) noexcept
+    {
+        if (_runs->runs)
+            add_runs(h, *_runs);
+    }
+
+private:
+    bool _vector;
+    std::unique_ptr<lateness_runs> _runs;
+};
 
 struct alignas(64) pipe_counters {
     counter rx_packets, rx_bytes, tx_packets, tx_bytes;

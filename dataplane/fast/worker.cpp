@@ -41,19 +41,23 @@ inline bool retag(rte_mbuf *&m, bool tagged, int32_t egress_vlan) noexcept
     return true;
 }
 
-// Records the lateness of the n frames at the FIFO's head, all due at `now`: in one or two runs of
-// contiguous entries (the ring may wrap).
-void record_lateness(latency_histogram &h, const departure_fifo<rte_mbuf *> &fifo, uint32_t n, int64_t now) noexcept
+// Records the lateness of the n frames at the FIFO's head, all due at `now`, in one or two runs of
+// contiguous entries (the ring may wrap). What the pipe's previous drain listed goes into the histogram
+// first.
+void record_lateness(rt_pipe &pipe, uint32_t n, int64_t now) noexcept
 {
     using entry = departure_fifo<rte_mbuf *>::entry;
     static_assert(sizeof(entry) == 16 && offsetof(entry, depart_ns) == 8, "record_departures() reads every other qword");
+    latency_histogram &h = pipe.ctr->lateness;
+    pipe.lateness.settle(h);
     if (n == 0)
         return;
+    const auto &fifo = pipe.fifo;
     h.note(uint64_t(now - fifo.front().depart_ns));
     const uint32_t first = std::min(n, fifo.contiguous_from(0));
-    record_departures(h, &fifo.at(0).depart_ns, first, now);
+    pipe.lateness.record(h, &fifo.at(0).depart_ns, first, now);
     if (first < n)
-        record_departures(h, &fifo.at(first).depart_ns, n - first, now);
+        pipe.lateness.record(h, &fifo.at(first).depart_ns, n - first, now);
 }
 
 }  // namespace
@@ -166,7 +170,7 @@ uint32_t worker::drain(rt_pipe &pipe, int64_t now, int64_t hold_from, int64_t &n
         if (d < hold_from)
             next_due = std::min(next_due, d);  // held frames are not due
     }
-    record_lateness(pipe.ctr->lateness, fifo, n, now);
+    record_lateness(pipe, n, now);
     fifo.pop(n);
     port.n_pending = uint16_t(port.n_pending + n);
     if (n) {
@@ -238,6 +242,8 @@ bool worker::poll_commands(int64_t now) noexcept
 // acquire order the control thread's changes before the worker's next turn.
 void worker::park() noexcept
 {
+    for (auto &p : pipes)
+        p.lateness.settle(p.ctr->lateness);  // the control thread may read the counters now
     for (;;) {
         command *c;
         if (inbox.pop(c)) {
@@ -314,6 +320,8 @@ int worker::run() noexcept
     }
     for (auto &port : ports)
         flush(port);
+    for (auto &p : pipes)
+        p.lateness.settle(p.ctr->lateness);
     return 0;
 }
 

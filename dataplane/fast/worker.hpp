@@ -28,6 +28,7 @@ struct rt_pipe {
     uint16_t egress = 0;      // index into the worker's ports
     int32_t egress_vlan = -1; // -1: untagged
     std::unique_ptr<pipe_counters> ctr = std::make_unique<pipe_counters>();
+    lateness_log lateness;  // its drains' lateness, into ctr->lateness a drain later
 };
 
 struct rt_port {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include <sys/mman.h>
@@ -99,6 +100,49 @@ TEST(Lateness, BucketEdgesAndTheLastBucket)
     EXPECT_EQ(want[latency_histogram::buckets - 1] > 0, true);
     for (recorder f : recorders())
         EXPECT_EQ(recorded(f, d, now), want);
+}
+
+// As the worker records a drain whose entries wrap around the ring: two segments listed, the runs added
+// later; and more runs than the list holds (it adds what it has to the histogram first).
+TEST(Lateness, ListedRunsAddedLaterCountTheSame)
+{
+    std::mt19937_64 rng(7);
+    const int64_t now = 1'700'000'000'000'000'000;
+    for (size_t n : {1, 9, 32, 100, 1000})
+        for (int64_t spread : {int64_t(0), int64_t(600), int64_t(1) << 41}) {
+            const auto d = departures(rng, n, now, spread);
+            const auto want = reference(d, now);
+            const entries e(d);
+            const uint32_t first = uint32_t(n / 3);
+            lateness_log log;
+            latency_histogram h;
+            log.record(h, e.departures(), first, now);
+            log.record(h, e.departures() + 2 * first, uint32_t(n - first), now);
+            log.settle(h);
+            for (unsigned i = 0; i < latency_histogram::buckets; i++)
+                ASSERT_EQ(h.count(i), want[i]) << "n " << n << ", spread " << spread << ", bucket " << i;
+        }
+    if (!cpu_has_avx512())
+        return;  // lateness_log took the scalar path above; the list below is the vector path's own
+    // Every bucket reached by runs of three frames (so that the list fills up inside a run), three times
+    // over without adding in between: more than max_runs runs.
+    std::vector<int64_t> d;
+    for (int i = int(latency_histogram::buckets) - 1; i >= 0; i--)
+        for (int k = 0; k < 3; k++)
+            d.push_back(now - int64_t(latency_histogram::lower(unsigned(i))));
+    const entries e(d);
+    std::vector<uint64_t> want(latency_histogram::buckets);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < want.size(); i++)
+            want[i] += reference(d, now)[i];
+    auto runs = std::make_unique<lateness_runs>();
+    latency_histogram h;
+    for (int k = 0; k < 3; k++)
+        list_runs_avx512(h, *runs, e.departures(), uint32_t(d.size()), now);
+    EXPECT_GT(h.count(latency_histogram::buckets - 1), 0u) << "the list overflowed into the histogram";
+    add_runs(h, *runs);
+    for (unsigned i = 0; i < latency_histogram::buckets; i++)
+        ASSERT_EQ(h.count(i), want[i]) << "bucket " << i;
 }
 
 // The FIFO's entries hold mbuf pointers in the other qwords, and a run of entries can end at the
