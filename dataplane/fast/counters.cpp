@@ -96,20 +96,16 @@ list_runs_avx512(latency_histogram &h, lateness_runs &r, const int64_t *depart, 
     r.frames = uint32_t(base + n);
 }
 
-void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
-{
-    lateness_runs r;
-    list_runs_avx512(h, r, depart, n, now);
-    add_runs(h, r);
-}
-
 #pragma GCC diagnostic pop
 
 bool cpu_has_avx512() noexcept
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    }();
+    return has;
 }
 
 void add_runs(latency_histogram &h, lateness_runs &r) noexcept
@@ -119,15 +115,6 @@ void add_runs(latency_histogram &h, lateness_runs &r) noexcept
         h.add(unsigned(r.bucket[i]), uint64_t(r.start[i + 1] - r.start[i]));
     r.runs = 0;
     r.frames = 0;
-}
-
-void record_departures(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
-{
-    static const bool avx512 = cpu_has_avx512();
-    if (avx512)
-        record_departures_avx512(h, depart, n, now);
-    else
-        record_departures_scalar(h, depart, n, now);
 }
 
 lateness_log::lateness_log() : _vector(cpu_has_avx512()), _runs(std::make_unique<lateness_runs>()) {}

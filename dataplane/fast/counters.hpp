@@ -70,17 +70,13 @@ private:
     counter _max;
 };
 
-// Adds the lateness (now - departure) of n departed frames to h. Their departures are read from
+// How a drain's lateness reaches the histogram. The n departed frames' departures are read from
 // depart[0], depart[2], ... (the departure FIFO's 16-byte entries), do not decrease and are all <= now,
 // so their buckets do not increase: each run of frames in one bucket is one update. Counts only: the
-// caller notes the largest value (the first frame's) with h.note().
-void record_departures(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
-
-// The two ways record_departures() takes, exposed so that tests compare them: AVX-512 when the CPU has
-// it (bucket index and run starts of eight frames at once), and portable scalar code.
+// caller notes the largest value (the first frame's) with h.note(). Two ways, which tests compare:
+// portable scalar code that adds the runs at once, and AVX-512 (below) when the CPU has it.
 void record_departures_scalar(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
-void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept;
-bool cpu_has_avx512() noexcept;
+bool cpu_has_avx512() noexcept;  // checked once
 
 // A list of bucket runs, written by the vector code and added to a histogram later. Added at once, the
 // scalar walk read the list back right after the vector stores that wrote it and waited for them (a
@@ -93,7 +89,7 @@ struct alignas(64) lateness_runs {
     alignas(64) int64_t start[max_runs + 9];  // + 8: whole-vector stores; + 1: the end
     alignas(64) int64_t bucket[max_runs + 8];
 };
-// Appends the runs of n departures (read as record_departures() reads them), their first frame starting
+// Appends the runs of n departures (read as record_departures_scalar() reads them), their first frame starting
 // a run. Adds the list to h first if it could overflow. Needs AVX-512 (cpu_has_avx512()).
 void list_runs_avx512(latency_histogram &h, lateness_runs &r, const int64_t *depart, uint32_t n, int64_t now) noexcept;
 // Adds the listed runs to h and empties the list.

@@ -47,7 +47,7 @@ inline bool retag(rte_mbuf *&m, bool tagged, int32_t egress_vlan) noexcept
 void record_lateness(rt_pipe &pipe, uint32_t n, int64_t now) noexcept
 {
     using entry = departure_fifo<rte_mbuf *>::entry;
-    static_assert(sizeof(entry) == 16 && offsetof(entry, depart_ns) == 8, "record_departures() reads every other qword");
+    static_assert(sizeof(entry) == 16 && offsetof(entry, depart_ns) == 8, "the lateness recording reads every other qword");
     latency_histogram &h = pipe.ctr->lateness;
     pipe.lateness.settle(h);
     if (n == 0)

@@ -88,7 +88,7 @@ result run_once(bool emulate, const bench_options &o)
     return r;
 }
 
-std::string fmt2(double x, int decimals)
+std::string fixed(double x, int decimals)
 {
     char b[32];
     snprintf(b, sizeof b, "%.*f", decimals, x);
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
         round_ratio.push_back(emu[r] / fwd[r]);
     std::string rounds;
     for (double x : round_ratio)
-        rounds += (rounds.empty() ? "" : o.json ? ", " : " ") + std::string(fmt2(x, o.json ? 3 : 2));
+        rounds += (rounds.empty() ? "" : o.json ? ", " : " ") + fixed(x, o.json ? 3 : 2);
     if (o.json) {
         printf("{\"forward_mpps\": %.3f, \"emulated_mpps\": %.3f, \"ratio\": %.3f, \"round_ratios\": [%s], "
                "\"lateness_p50_ns\": %lu, \"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu}\n",

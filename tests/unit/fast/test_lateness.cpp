@@ -1,4 +1,4 @@
-// record_departures(): the histogram of a drain's lateness, one update per bucket run, against a
+// The lateness recording: the histogram of a drain's lateness, one update per bucket run, against a
 // count of every frame by latency_histogram::index(). Both ways (AVX-512 and scalar) must give the
 // same counts for every input a drain can hand them.
 #include <algorithm>
@@ -61,9 +61,25 @@ std::vector<int64_t> departures(std::mt19937_64 &rng, size_t n, int64_t now, int
     return d;
 }
 
+// The vector way, its runs added at once.
+void record_departures_avx512(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
+{
+    auto r = std::make_unique<lateness_runs>();
+    list_runs_avx512(h, *r, depart, n, now);
+    add_runs(h, *r);
+}
+
+// As the worker picks: AVX-512 if the CPU has it, else scalar.
+void record_as_worker(latency_histogram &h, const int64_t *depart, uint32_t n, int64_t now) noexcept
+{
+    lateness_log log;
+    log.record(h, depart, n, now);
+    log.settle(h);
+}
+
 std::vector<recorder> recorders()
 {
-    std::vector<recorder> r = {record_departures_scalar, record_departures};
+    std::vector<recorder> r = {record_departures_scalar, record_as_worker};
     if (cpu_has_avx512())
         r.push_back(record_departures_avx512);
     return r;
