@@ -35,6 +35,12 @@ zmq::socket_t open_socket(zmq::context_t &ctx, const client_options &options, st
     socket.set(zmq::sockopt::linger, 0);  // an unanswered request must not hold up exit
     socket.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
     socket.set(zmq::sockopt::routing_id, random_routing_id(rng));
+    // ZMTP heartbeats, answered by the agent's I/O thread even while its own thread is busy: a
+    // connection stays up as long as the agent process and its host are there (call_long).
+    if (options.heartbeat.count() > 0) {
+        socket.set(zmq::sockopt::heartbeat_ivl, int(options.heartbeat.count()));
+        socket.set(zmq::sockopt::heartbeat_timeout, int(options.heartbeat_timeout.count()));
+    }
     if (const auto &curve = options.curve) {
         if (!is_z85_key(curve->server_key))
             throw std::runtime_error("the agent's public key is not a 40-character Z85 key");
@@ -150,6 +156,49 @@ uint64_t agent_client::next_request_id()
     return id;
 }
 
+std::optional<call_error> agent_client::send_body(const std::string &body)
+{
+    std::vector<zmq::message_t> out;
+    out.emplace_back();  // delimiter, as a REQ socket would send
+    out.emplace_back(body.data(), body.size());
+    try {
+        // A DEALER with no connected peer queues up to its high-water mark; EAGAIN beyond that.
+        if (!zmq::send_multipart(_socket, out, zmq::send_flags::dontwait))
+            return call_error{call_error::kind::transport,
+                              "cannot queue a request for " + _endpoint + ": too many unanswered requests"};
+    } catch (const zmq::error_t &e) {
+        return call_error{call_error::kind::transport, "cannot send to " + _endpoint + ": " + e.what()};
+    }
+    return std::nullopt;
+}
+
+std::optional<call_result> agent_client::take_reply(uint64_t id)
+{
+    std::vector<zmq::message_t> frames;
+    try {
+        if (!zmq::recv_multipart(_socket, std::back_inserter(frames), zmq::recv_flags::dontwait))
+            return std::nullopt;
+    } catch (const zmq::error_t &e) {
+        if (e.num() == EINTR)
+            return std::nullopt;
+        return std::unexpected(
+            call_error{call_error::kind::transport, "cannot receive from " + _endpoint + ": " + e.what()});
+    }
+    auto frame = dealer_body(frames);
+    auto reply = frame ? decode_reply(**frame) : std::unexpected(frame.error());
+    if (!reply)
+        return std::unexpected(
+            call_error{call_error::kind::bad_reply, _endpoint + " answered badly: " + reply.error()});
+    if (reply->request_id() == 0 && reply->has_event()) {  // pushed, not an answer
+        _events.push_back(std::move(*reply->mutable_event()));
+        return std::nullopt;
+    }
+    // An answer to an earlier try or an earlier call: we already moved on.
+    if (reply->request_id() != id)
+        return std::nullopt;
+    return std::move(*reply);
+}
+
 call_result agent_client::call(Request request, milliseconds timeout, int tries)
 {
     request.set_request_id(next_request_id());
@@ -158,54 +207,28 @@ call_result agent_client::call(Request request, milliseconds timeout, int tries)
     reconnect_after_refusal();
 
     for (int attempt = 0; attempt < tries; ++attempt) {
-        std::vector<zmq::message_t> out;
-        out.emplace_back();  // delimiter, as a REQ socket would send
-        out.emplace_back(body.data(), body.size());
-        try {
-            // A DEALER with no connected peer queues up to its high-water mark; EAGAIN beyond that.
-            if (!zmq::send_multipart(_socket, out, zmq::send_flags::dontwait))
-                return std::unexpected(call_error{
-                    call_error::kind::transport,
-                    "cannot queue a request for " + _endpoint + ": too many unanswered requests"});
-        } catch (const zmq::error_t &e) {
-            return std::unexpected(call_error{call_error::kind::transport,
-                                              "cannot send to " + _endpoint + ": " + e.what()});
-        }
-
+        if (auto e = send_body(body))
+            return std::unexpected(*e);
         const auto deadline = steady_clock::now() + timeout;
         for (;;) {
             auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now());
             if (left.count() <= 0)
                 break;
             zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0}, _monitor->poll_item()};
-            std::vector<zmq::message_t> frames;
             try {
                 if (zmq::poll(items, 2, left) == 0)
                     continue;  // libzmq's clock may wake us a little early; the deadline decides
-                if (items[1].revents & ZMQ_POLLIN)
-                    if (auto refused = handshake_refusal(false))
-                        return std::unexpected(*refused);
-                if (!zmq::recv_multipart(_socket, std::back_inserter(frames), zmq::recv_flags::dontwait))
-                    continue;
             } catch (const zmq::error_t &e) {
                 if (e.num() == EINTR)
                     continue;
                 return std::unexpected(call_error{call_error::kind::transport,
                                                   "cannot receive from " + _endpoint + ": " + e.what()});
             }
-            auto frame = dealer_body(frames);
-            auto reply = frame ? decode_reply(**frame) : std::unexpected(frame.error());
-            if (!reply)
-                return std::unexpected(call_error{call_error::kind::bad_reply,
-                                                  _endpoint + " answered badly: " + reply.error()});
-            if (reply->request_id() == 0 && reply->has_event()) {  // pushed, not an answer
-                _events.push_back(std::move(*reply->mutable_event()));
-                continue;
-            }
-            // An answer to an earlier try or an earlier call: we already moved on.
-            if (reply->request_id() != request.request_id())
-                continue;
-            return std::move(*reply);
+            if (items[1].revents & ZMQ_POLLIN)
+                if (auto refused = handshake_refusal(false))
+                    return std::unexpected(*refused);
+            if (auto r = take_reply(request.request_id()))
+                return std::move(*r);
         }
     }
     if (auto refused = handshake_refusal(true))  // failed before this call and not since succeeded
@@ -213,6 +236,73 @@ call_result agent_client::call(Request request, milliseconds timeout, int tries)
     return std::unexpected(call_error{call_error::kind::timeout,
                                       "no answer from " + _endpoint + " after " + std::to_string(tries) +
                                           " tries of " + std::to_string(timeout.count()) + " ms"});
+}
+
+call_result agent_client::call_long(Request request, const long_call &how)
+{
+    request.set_request_id(next_request_id());
+    const std::string body = request.SerializeAsString();
+    reconnect_after_refusal();
+    if (auto e = send_body(body))
+        return std::unexpected(*e);
+    const auto start = steady_clock::now();
+    const auto deadline = start + how.patience;
+    const auto absence = how.timeout * std::max(how.tries, 1);
+    auto next_progress = start + how.progress_every;
+    // Since when the agent is away (not connected): a call that starts unconnected gets the same
+    // time to connect as one whose connection drops.
+    std::optional<steady_clock::time_point> away_since;
+    if (!_monitor->connected())
+        away_since = start;
+    for (;;) {
+        const auto now = steady_clock::now();
+        if (now >= deadline)
+            return std::unexpected(call_error{
+                call_error::kind::timeout, _endpoint + " is connected but has not answered after " +
+                                               std::to_string(how.patience.count()) +
+                                               " ms, the longest it may work on a save or a load (long_timeout_ms)"});
+        if (away_since && now >= *away_since + absence) {
+            if (auto refused = handshake_refusal(true))
+                return std::unexpected(*refused);
+            return std::unexpected(call_error{
+                call_error::kind::timeout,
+                "lost the connection to " + _endpoint + " while it worked on the request, and it did not come back within " +
+                    std::to_string(absence.count()) + " ms (" + std::to_string(how.tries) + " tries of " +
+                    std::to_string(how.timeout.count()) + " ms): the agent or its host stopped"});
+        }
+        if (how.waiting && now >= next_progress) {
+            how.waiting(std::chrono::duration_cast<milliseconds>(now - start));
+            next_progress += how.progress_every;
+        }
+        auto until = std::min(deadline, next_progress);
+        if (away_since)
+            until = std::min(until, *away_since + absence);
+        const auto left = std::max(std::chrono::ceil<milliseconds>(until - now), milliseconds(1));
+        zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0}, _monitor->poll_item()};
+        try {
+            zmq::poll(items, 2, left);
+        } catch (const zmq::error_t &e) {
+            if (e.num() == EINTR)
+                continue;
+            return std::unexpected(
+                call_error{call_error::kind::transport, "cannot receive from " + _endpoint + ": " + e.what()});
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            if (auto refused = handshake_refusal(false))
+                return std::unexpected(*refused);
+            if (!_monitor->connected() && !away_since) {
+                away_since = steady_clock::now();
+            } else if (_monitor->connected() && away_since) {
+                // Back (or connected at last): send it again under the same id. An agent that finished
+                // it meanwhile answers from its cache; one that restarted runs it afresh.
+                away_since.reset();
+                if (auto e = send_body(body))
+                    return std::unexpected(*e);
+            }
+        }
+        if (auto r = take_reply(request.request_id()))
+            return std::move(*r);
+    }
 }
 
 std::optional<Event> agent_client::next_event(milliseconds timeout)

@@ -1,4 +1,5 @@
-// A socket monitor reduced to what a controller needs: did the last handshake fail, and why.
+// A socket monitor reduced to what a controller needs: did the last handshake fail, and why; is the
+// agent connected.
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -12,7 +13,8 @@ namespace stasis::control {
 namespace {
 
 constexpr int watched_events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_DISCONNECTED;
 
 std::string unique_monitor_endpoint(const void *watched)
 {
@@ -54,7 +56,10 @@ std::optional<handshake_monitor::failure> handshake_monitor::read_events()
         failure f;
         std::memcpy(&f.event, frames[0].data(), 2);
         std::memcpy(&f.value, frames[0].data<char>() + 2, 4);
-        if (f.event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (f.event == ZMQ_EVENT_DISCONNECTED) {
+            _connected = false;  // a fact about the link, not a refusal
+        } else if (f.event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            _connected = true;
             newest.reset();
             forget();
         } else {

@@ -23,6 +23,7 @@ public:
     std::string endpoint{default_control};
     std::chrono::milliseconds timeout{1000};
     int tries = 3;
+    std::chrono::milliseconds long_timeout{600'000};  // --long-timeout: save and load
     std::string path = "stasis";  // the command as typed so far, for messages ("stasis link show")
     std::string key_file;        // --key: this controller's CURVE key pair (NAME.key); plain when empty
     std::string agent_key_file;  // --agent-key: the agent's public key (NAME.pub)
@@ -33,8 +34,13 @@ public:
 
     // Sends the request; throws operation_error on no answer or a status other than OK.
     control::Reply call(const control::Request &request);
+    // The same for a save or a load, which the agent answers when done (up to --long-timeout while it
+    // stays connected); says on stderr every few seconds that it is still waiting.
+    control::Reply call_long(const control::Request &request, const char *doing);
 
 private:
+    control::agent_client &client();
+    control::Reply checked(control::call_result reply);
     std::unique_ptr<control::agent_client> _client;
 };
 

@@ -30,7 +30,7 @@ control::client_options context::client_options() const
     return options;
 }
 
-control::Reply context::call(const control::Request &request)
+control::agent_client &context::client()
 {
     if (!_client) {
         auto options = client_options();
@@ -40,7 +40,29 @@ control::Reply context::call(const control::Request &request)
             throw usage_error(std::string("--control: ") + e.what());
         }
     }
-    auto reply = _client->call(request, timeout, tries);
+    return *_client;
+}
+
+control::Reply context::call(const control::Request &request)
+{
+    return checked(client().call(request, timeout, tries));
+}
+
+control::Reply context::call_long(const control::Request &request, const char *doing)
+{
+    control::long_call how;
+    how.patience = long_timeout;
+    how.timeout = timeout;
+    how.tries = tries;
+    how.waiting = [&](std::chrono::milliseconds waited) {
+        std::fprintf(stderr, "%s: %s: still %s after %lld s\n", path.c_str(), endpoint.c_str(), doing,
+                     (long long)(waited.count() / 1000));
+    };
+    return checked(client().call_long(request, how));
+}
+
+control::Reply context::checked(control::call_result reply)
+{
     if (!reply)
         throw operation_error(reply.error().message);
     if (reply->status() != control::OK) {

@@ -129,7 +129,7 @@ int run_save_or_load(context &ctx, args &words, bool save)
         request.mutable_save()->set_path(*path);
     else
         request.mutable_load()->set_path(*path);
-    const control::Reply reply = ctx.call(request);
+    const control::Reply reply = ctx.call_long(request, save ? "saving" : "loading");
     if (json)
         print_json(reply);
     else

@@ -32,7 +32,8 @@ const command top_level[] = {
 const command root = {
     .name = "stasis",
     .summary = "Control a Stasis delay node (or any Stasis agent) over its ZeroMQ control socket.",
-    .synopsis = "[--control ENDPOINT] [--key FILE --agent-key FILE] [--timeout MS] [--tries N] COMMAND [ARGS]",
+    .synopsis = "[--control ENDPOINT] [--key FILE --agent-key FILE] [--timeout MS] [--tries N]\n"
+                "       [--long-timeout MS] COMMAND [ARGS]",
     .help = "Global options (anywhere on the line):\n"
             "  --control ENDPOINT  the agent's control socket, e.g. tcp://10.0.0.2:6001 or\n"
             "                      ipc:///run/stasis/delayd (default: $STASIS_CONTROL, else\n"
@@ -42,6 +43,9 @@ const command root = {
             "  --agent-key FILE    the agent's public key, its NAME.pub (default: $STASIS_AGENT_KEY)\n"
             "  --timeout MS        wait this long for each try (default 1000)\n"
             "  --tries N           send the request up to N times; the agent runs it once (default 3)\n"
+            "  --long-timeout MS   save and load: the agent answers when done, so wait up to this long\n"
+            "                      while it stays connected (default 600000); one that goes away fails\n"
+            "                      after --timeout x --tries\n"
             "  -h, --help          show help for the command before it\n"
             "\n"
             "Exit status: 0 done, 1 the operation failed or the agent did not answer, 2 usage error.\n",
@@ -67,6 +71,8 @@ void take_global_options(context &ctx, args &words)
         ctx.timeout = std::chrono::milliseconds(*ms);
     if (auto n = words.int_option("--tries", 1, 100))
         ctx.tries = static_cast<int>(*n);
+    if (auto ms = words.int_option("--long-timeout", 1, 86'400'000))
+        ctx.long_timeout = std::chrono::milliseconds(*ms);
 }
 
 }  // namespace

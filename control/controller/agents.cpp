@@ -81,7 +81,24 @@ std::vector<std::string> controller::impl::each(std::vector<agent_conn> &agents,
 
 std::string controller::impl::call(agent_conn &a, const Request &req, Reply *out)
 {
-    auto r = a.client->call(req, timeout(), int(x().tries()));
+    return answer(a, a.client->call(req, timeout(), int(x().tries())), out);
+}
+
+std::string controller::impl::call_long(agent_conn &a, const Request &req, const char *doing, Reply *out)
+{
+    long_call how;
+    how.patience = std::chrono::milliseconds(x().long_timeout_ms());
+    how.timeout = timeout();
+    how.tries = int(x().tries());
+    how.progress_every = opt.still_working_every;
+    how.waiting = [&](std::chrono::milliseconds waited) {
+        say(a.spec->name() + ": still " + doing + " after " + std::to_string(waited.count() / 1000) + " s");
+    };
+    return answer(a, a.client->call_long(req, how), out);
+}
+
+std::string controller::impl::answer(agent_conn &a, call_result r, Reply *out)
+{
     if (!r) {
         if (r.error().what == call_error::kind::timeout)
             a.report->set_state("unreachable");

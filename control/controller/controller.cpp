@@ -103,7 +103,7 @@ xp::OpReport controller::impl::run_checkpoint(const std::string &kind, bool stay
                 Request req;
                 req.mutable_save()->set_path(artifact_path(x(), *a.spec, ckpt->name));
                 Reply r;
-                if (auto e = call(a, req, &r); !e.empty())
+                if (auto e = call_long(a, req, "saving", &r); !e.empty())
                     return e;
                 a.report->set_artifact(r.snapshot().path());
                 a.report->set_artifact_bytes(r.snapshot().file_bytes());

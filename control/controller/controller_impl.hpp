@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct controller::impl {
     zmq::context_t ctx;
     int64_t started_ns = now_ns();  // progress lines say how long since
     int64_t catalog_write_ns = 0;   // how long begin_op took: the lead covers the writes before F
+    mutable std::mutex say_mu;      // say() is called from each()'s threads too
 
     impl(experiment_spec s, controller_options o, catalog c);
 
@@ -59,6 +61,10 @@ struct controller::impl {
                                   const std::function<std::string(agent_conn &)> &fn);
     // A call with the experiment's timeout and tries; an error message unless the status is OK.
     std::string call(agent_conn &a, const Request &req, Reply *out = nullptr);
+    // The same for a Save or a Load (`doing`: "saving", "loading"): answered when the agent is done,
+    // which may take up to the experiment's long_timeout_ms; progress said every few seconds.
+    std::string call_long(agent_conn &a, const Request &req, const char *doing, Reply *out);
+    std::string answer(agent_conn &a, call_result r, Reply *out);
 
     // Probe every agent; fills offsets and the report's skew; throws op_failure when one does not
     // answer, or when the skew is over budget and not forced.

@@ -122,6 +122,8 @@ experiment_spec parse_experiment(const std::string &text, const std::string &fil
         e.set_timeout_ms(1000);
     if (e.tries() == 0)
         e.set_tries(3);
+    if (e.long_timeout_ms() == 0)
+        e.set_long_timeout_ms(600'000);
     if (e.catalog().empty()) {
         const char *env = std::getenv("STASIS_CATALOG");
         e.set_catalog(env && *env ? env : "/var/lib/stasis/catalog.db");

@@ -42,7 +42,7 @@ void controller::impl::load_all(std::vector<agent_conn> &agents, xp::OpReport &r
         Reply r;
         a.report->set_artifact(art.path);
         a.report->set_checksum(art.checksum);
-        if (auto e = call(a, req, &r); !e.empty())
+        if (auto e = call_long(a, req, "loading", &r); !e.empty())
             return e;
         a.report->set_artifact_bytes(r.snapshot().file_bytes());
         a.report->set_freeze_ns(r.snapshot().freeze_ns());

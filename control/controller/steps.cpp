@@ -17,6 +17,7 @@ void controller::impl::say(const std::string &line) const
         return;
     char stamp[32];
     snprintf(stamp, sizeof stamp, "[%+8.3f ms] ", double(now_ns() - started_ns) / 1e6);
+    std::lock_guard l(say_mu);
     opt.progress(stamp + line);
 }
 

@@ -23,6 +23,7 @@ struct budgets {
     uint32_t skew_budget_us = 10'000;  // room for the offsets the tests give the agents
     uint32_t timeout_ms = 500;
     uint32_t tries = 2;
+    uint32_t long_timeout_ms = 10'000;  // save and load
     uint32_t probes = 4;
     // F and R are chosen this far ahead: the default 20 ms is too short for three fsynced catalog
     // writes and a Prepare on a loaded shared test machine.
@@ -49,6 +50,7 @@ protected:
             t += "agent { name: \"" + a->name() + "\" endpoint: \"" + a->endpoint() + "\" snapshot_dir: \"snaps\" }\n";
         t += "skew_budget_us: " + std::to_string(budget.skew_budget_us) + "\ntimeout_ms: " +
              std::to_string(budget.timeout_ms) + "\ntries: " + std::to_string(budget.tries) +
+             "\nlong_timeout_ms: " + std::to_string(budget.long_timeout_ms) +
              "\nprobes: " + std::to_string(budget.probes) + "\nmin_lead_ms: " + std::to_string(budget.min_lead_ms) +
              "\n";
         return t;

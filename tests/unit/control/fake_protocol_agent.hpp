@@ -4,6 +4,7 @@
 // make it fail. It serves and publishes from its own thread, as a daemon's loop does.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <ctime>
 #include <filesystem>
@@ -85,6 +86,15 @@ public:
     void set_silent(bool on) { locked([&] { _silent = on; }); }  // requests queue, none is answered
     // The first request of this kind is never answered: the agent hangs in it until stop().
     void hang_on(Request::OpCase op) { locked([&] { _hang_on = op; }); }
+    // Requests of this kind take `d`: the agent's thread is busy (its socket's I/O thread is not), as
+    // stasis-noded's is while QEMU writes a guest's memory.
+    void slow_on(Request::OpCase op, std::chrono::milliseconds d)
+    {
+        locked([&] {
+            _slow_on = op;
+            _slow_for = d;
+        });
+    }
     // As stasis-noded with a guest whose QEMU died: reported in every FreezeStatus.
     void set_lost(const std::string &guest, const std::string &why) { locked([&] { _lost = {guest, why}; }); }
 
@@ -151,6 +161,12 @@ private:
             _hang_on = Request::OP_NOT_SET;
             _cv.wait(l, [&] { return _stopping; });
             return fail(FAILED, "stopped");
+        }
+        if (req.op_case() == _slow_on) {
+            const auto d = _slow_for;
+            l.unlock();
+            std::this_thread::sleep_for(d);
+            l.lock();
         }
         switch (req.op_case()) {
         case Request::kHello: {
@@ -432,6 +448,8 @@ private:
     std::pair<std::string, std::string> _lost;  // guest, why
     freeze_mode _mode = freeze_mode::normal;
     Request::OpCase _hang_on = Request::OP_NOT_SET;
+    Request::OpCase _slow_on = Request::OP_NOT_SET;
+    std::chrono::milliseconds _slow_for{0};
     std::thread _thread;
 };
 

@@ -1,6 +1,9 @@
 // The `stasis` command against a fake agent: output, requests it builds, exit codes, help.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <google/protobuf/util/json_util.h>
 
 #include <mutex>
@@ -220,6 +223,33 @@ TEST(cli, no_answer_is_exit_1_naming_the_endpoint)
     auto r = run_cli({"--control", endpoint, "--timeout", "50", "--tries", "2", "hello"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no answer from " + endpoint + " after 2 tries of 50 ms"), std::string::npos) << r.err;
+}
+
+// A save is answered when it is done: longer than --timeout x --tries is fine, up to --long-timeout.
+TEST(cli, save_waits_for_an_agent_that_is_still_saving)
+{
+    zmq::context_t ctx;
+    fake_agent agent(ctx, [](const Request &r) {
+        Reply reply;
+        if (r.has_save()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(600));
+            reply.mutable_snapshot()->set_path(r.save().path());
+            reply.mutable_snapshot()->set_packets(7);
+        }
+        return reply;
+    });
+    auto r = run_cli({"--control", agent.endpoint(), "--timeout", "50", "--tries", "2", "save", "/snap/x"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("saved /snap/x: 7 frames"), std::string::npos) << r.out;
+    EXPECT_EQ(agent.calls(), 1);
+
+    zmq::socket_t silent(ctx, zmq::socket_type::router);
+    silent.set(zmq::sockopt::linger, 0);
+    silent.bind("tcp://127.0.0.1:*");
+    const std::string endpoint = silent.get(zmq::sockopt::last_endpoint);
+    r = run_cli({"--control", endpoint, "--timeout", "50", "--tries", "2", "--long-timeout", "400", "save", "/snap/y"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(endpoint + " is connected but has not answered after 400 ms"), std::string::npos) << r.err;
 }
 
 TEST(cli, endpoint_comes_from_the_environment_unless_given)

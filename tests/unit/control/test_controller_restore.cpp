@@ -207,5 +207,20 @@ TEST_F(ControllerRestore, timetravel_while_frozen_loads_without_a_new_freeze)
     EXPECT_EQ(exp_of(*c).state, experiment_state::running);
 }
 
+// A load takes as long as the state it reads: far longer than timeout_ms x tries is waited for.
+TEST_F(ControllerRestore, load_longer_than_every_try_is_waited_for)
+{
+    budget.timeout_ms = 100;
+    budget.tries = 2;
+    add_agent("d1", 0);
+    add_agent("d2", 0).slow_on(Request::kLoad, std::chrono::milliseconds(800));
+    auto c = make();
+    ASSERT_TRUE(c->checkpoint().ok());
+    const auto r = c->timetravel("c1");
+    ASSERT_TRUE(r.ok()) << render_report(r);
+    EXPECT_EQ(agents[1]->requests_of(Request::kLoad).size(), 1u);  // sent once, not once a try
+    EXPECT_EQ(exp_of(*c).state, experiment_state::running);
+}
+
 }  // namespace
 }  // namespace stasis::control

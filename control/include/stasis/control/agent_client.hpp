@@ -7,6 +7,7 @@
 #include <deque>
 #include <optional>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,19 @@ struct curve_client_options {
 struct client_options {
     int64_t max_message_bytes = 64 << 20;  // bigger answers are refused by libzmq
     std::optional<curve_client_options> curve = std::nullopt;  // plain (unauthenticated) when empty
+    // ZMTP heartbeats (0: none): a PING this often, and the connection dropped when no traffic came
+    // back for heartbeat_timeout. What tells call_long() that an agent's process or host is gone.
+    std::chrono::milliseconds heartbeat{1000};
+    std::chrono::milliseconds heartbeat_timeout{5000};
+};
+
+// How call_long() waits.
+struct long_call {
+    std::chrono::milliseconds patience{600'000};  // the longest the agent may work on the request
+    std::chrono::milliseconds timeout{1000};      // with tries: how long the agent may be away
+    int tries = 3;
+    std::function<void(std::chrono::milliseconds waited)> waiting = {};  // called every progress_every
+    std::chrono::milliseconds progress_every{5000};
 };
 
 class agent_client {
@@ -59,6 +73,14 @@ public:
     call_result call(Request request, std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
                      int tries = 3);
 
+    // A request whose work takes as long as it takes (Save and Load: their time grows with the state
+    // they write or read), which the agent answers when done; its thread is busy until then, and its
+    // connection stays up (heartbeats). Sent once, with a fresh id; sent again under the same id each
+    // time the connection comes back after a drop (an agent that finished meanwhile answers from its
+    // cache). Fails when `how.patience` runs out, or when the agent stays away (unconnected) for
+    // how.timeout x how.tries: its process or host is gone.
+    call_result call_long(Request request, const long_call &how);
+
     // The next event the agent pushed (after a Subscribe call), waiting up to `timeout` for one.
     // Events that arrive while call() waits for its reply are kept for this.
     std::optional<Event> next_event(std::chrono::milliseconds timeout);
@@ -67,6 +89,11 @@ public:
 
 private:
     uint64_t next_request_id();
+    // Queues one try of a serialized request; an error when libzmq will not take it.
+    std::optional<call_error> send_body(const std::string &body);
+    // Reads one message if one is there: the reply to `id` (or the error a bad message is). Events are
+    // kept for next_event(); answers to other ids are dropped. nullopt: nothing for this call.
+    std::optional<call_result> take_reply(uint64_t id);
     void open(zmq::context_t &ctx, const client_options &options);
     // libzmq gives up on an endpoint whose handshake failed; a new call tries it afresh.
     void reconnect_after_refusal();

@@ -12,6 +12,7 @@
 // or frozen-and-saved, never in between.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ struct controller_options {
     std::string message;              // why (kept with the checkpoint)
     std::map<std::string, std::string> endpoints;  // agent name -> endpoint, for a swap-in elsewhere
     std::function<void(const std::string &)> progress;  // one line per step, for a person
+    // While an agent works on a save or a load: a progress line this often.
+    std::chrono::milliseconds still_working_every{5000};
     // Test hook: "crash-after=PHASE" makes the controller _exit(70) right after recording PHASE.
     std::string fault;
 };

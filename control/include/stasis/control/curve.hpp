@@ -107,11 +107,15 @@ public:
     // Handshakes that failed since the last success.
     unsigned failures_in_a_row() const { return _in_a_row; }
     void forget() { _last.reset(), _in_a_row = 0; }
+    // Whether the peer is there, as of the events read so far: a handshake succeeded and no
+    // disconnection (the peer closed, or stopped answering heartbeats) came after it.
+    bool connected() const { return _connected; }
 
 private:
     zmq::socket_t _socket;
     std::optional<failure> _last;
     unsigned _in_a_row = 0;
+    bool _connected = false;
 };
 
 }  // namespace stasis::control
