@@ -46,7 +46,7 @@ protected:
             << "\"\n  append: \"console=ttyS0 panic=-1 tsc=reliable stasis.name=g1\"\n  memory_mb: 256\n"
             << "  disk_base: \"base.raw\"\n  time_mode: FROZEN\n  icount: \"shift=auto,sleep=on\"\n"
             << "  extra_arg: \"-qmp\"\n  extra_arg: \"unix:" << test_qmp << ",server=on,wait=off\"\n}\n";
-        std::ofstream(dir + "/demo.exp") << "name: \"demo\"\ncatalog: \"catalog.db\"\ntimeout_ms: 30000\ntries: 2\n"
+        std::ofstream(dir + "/demo.exp") << "name: \"demo\"\ncatalog: \"catalog.db\"\ntimeout_ms: 1000\ntries: 2\n"
                                          << "agent {\n  name: \"n1\"\n  role: NODE\n  endpoint: \"ipc://" << dir
                                          << "/noded.sock\"\n  snapshot_dir: \"snaps\"\n}\n";
     }
