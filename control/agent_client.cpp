@@ -245,31 +245,36 @@ call_result agent_client::call_long(Request request, const long_call &how)
     reconnect_after_refusal();
     if (auto e = send_body(body))
         return std::unexpected(*e);
+    const int tries = std::max(how.tries, 1);
     const auto start = steady_clock::now();
     const auto deadline = start + how.patience;
-    const auto absence = how.timeout * std::max(how.tries, 1);
+    const auto absence = how.timeout * tries;
     auto next_progress = start + how.progress_every;
     // Since when the agent is away (not connected): a call that starts unconnected gets the same
     // time to connect as one whose connection drops.
     std::optional<steady_clock::time_point> away_since;
     if (!_monitor->connected())
         away_since = start;
+    uint64_t handshakes = _monitor->handshakes();
+    const auto gone = [&] {
+        return call_error{call_error::kind::timeout,
+                          "lost the connection to " + _endpoint +
+                              " while it worked on the request, and it did not come back within " +
+                              std::to_string(absence.count()) + " ms (" + std::to_string(tries) + " tries of " +
+                              std::to_string(how.timeout.count()) + " ms): the agent or its host stopped"};
+    };
     for (;;) {
         const auto now = steady_clock::now();
+        if (away_since && now >= std::min(*away_since + absence, deadline)) {
+            if (auto refused = handshake_refusal(true))
+                return std::unexpected(*refused);
+            return std::unexpected(gone());
+        }
         if (now >= deadline)
             return std::unexpected(call_error{
                 call_error::kind::timeout, _endpoint + " is connected but has not answered after " +
                                                std::to_string(how.patience.count()) +
                                                " ms, the longest it may work on a save or a load (long_timeout_ms)"});
-        if (away_since && now >= *away_since + absence) {
-            if (auto refused = handshake_refusal(true))
-                return std::unexpected(*refused);
-            return std::unexpected(call_error{
-                call_error::kind::timeout,
-                "lost the connection to " + _endpoint + " while it worked on the request, and it did not come back within " +
-                    std::to_string(absence.count()) + " ms (" + std::to_string(how.tries) + " tries of " +
-                    std::to_string(how.timeout.count()) + " ms): the agent or its host stopped"});
-        }
         if (how.waiting && now >= next_progress) {
             how.waiting(std::chrono::duration_cast<milliseconds>(now - start));
             next_progress += how.progress_every;
@@ -290,15 +295,18 @@ call_result agent_client::call_long(Request request, const long_call &how)
         if (items[1].revents & ZMQ_POLLIN) {
             if (auto refused = handshake_refusal(false))
                 return std::unexpected(*refused);
-            if (!_monitor->connected() && !away_since) {
-                away_since = steady_clock::now();
-            } else if (_monitor->connected() && away_since) {
-                // Back (or connected at last): send it again under the same id. An agent that finished
-                // it meanwhile answers from its cache; one that restarted runs it afresh.
-                away_since.reset();
+            if (_monitor->handshakes() != handshakes) {
+                // A new connection (perhaps to a restarted agent, perhaps dropped and made again
+                // between two looks): send it again under the same id. An agent that has it, done or
+                // not, answers once from its cache; a restarted one runs it afresh.
+                handshakes = _monitor->handshakes();
                 if (auto e = send_body(body))
                     return std::unexpected(*e);
             }
+            if (_monitor->connected())
+                away_since.reset();
+            else if (!away_since)
+                away_since = steady_clock::now();
         }
         if (auto r = take_reply(request.request_id()))
             return std::move(*r);

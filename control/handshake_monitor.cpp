@@ -60,6 +60,7 @@ std::optional<handshake_monitor::failure> handshake_monitor::read_events()
             _connected = false;  // a fact about the link, not a refusal
         } else if (f.event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             _connected = true;
+            ++_handshakes;
             newest.reset();
             forget();
         } else {

@@ -183,6 +183,30 @@ TEST(long_call, agent_back_at_its_endpoint_gets_the_request_again)
     EXPECT_EQ(r->snapshot().path(), "/snap/n1");
 }
 
+// The drop and the new connection both happen while the client is not looking (here: busy in its
+// progress callback), so it never sees the agent away; the new handshake alone must make it resend.
+TEST(long_call, agent_restarted_between_two_looks_gets_the_request_again)
+{
+    auto first = std::make_unique<agent_process>("tcp://127.0.0.1:*", 30s, "agent 1");
+    const std::string endpoint = first->endpoint();
+    agent_client client(endpoint);
+    std::unique_ptr<agent_process> second;
+    std::atomic<bool> restarted{false};
+    long_call how{.patience = 20s, .timeout = 1000ms, .tries = 3, .progress_every = 200ms};
+    how.waiting = [&](milliseconds) {
+        if (second)
+            return;
+        first->kill_now();
+        second = std::make_unique<agent_process>(endpoint, 0ms, "agent 2");
+        std::this_thread::sleep_for(500ms);  // time to reconnect, unseen
+        restarted = true;
+    };
+    auto r = client.call_long(save_request(), how);
+    ASSERT_TRUE(restarted.load());
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->message(), "agent 2");
+}
+
 TEST(long_call, connected_agent_that_never_answers_runs_out_the_patience)
 {
     agent_process agent("tcp://127.0.0.1:*", 30s, "agent 1");

@@ -110,12 +110,15 @@ public:
     // Whether the peer is there, as of the events read so far: a handshake succeeded and no
     // disconnection (the peer closed, or stopped answering heartbeats) came after it.
     bool connected() const { return _connected; }
+    // Handshakes that succeeded so far: a new connection to the peer each (perhaps a new process).
+    uint64_t handshakes() const { return _handshakes; }
 
 private:
     zmq::socket_t _socket;
     std::optional<failure> _last;
     unsigned _in_a_row = 0;
     bool _connected = false;
+    uint64_t _handshakes = 0;
 };
 
 }  // namespace stasis::control
