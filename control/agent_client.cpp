@@ -233,9 +233,14 @@ call_result agent_client::call(Request request, milliseconds timeout, int tries)
     }
     if (auto refused = handshake_refusal(true))  // failed before this call and not since succeeded
         return std::unexpected(*refused);
-    return std::unexpected(call_error{call_error::kind::timeout,
-                                      "no answer from " + _endpoint + " after " + std::to_string(tries) +
-                                          " tries of " + std::to_string(timeout.count()) + " ms"});
+    // The monitor tells a busy agent from an absent one: libzmq's I/O thread keeps a connection up
+    // (handshake, heartbeats) while the agent's own thread works on something long.
+    return std::unexpected(call_error{
+        call_error::kind::timeout,
+        "no answer from " + _endpoint + " after " + std::to_string(tries) + " tries of " +
+            std::to_string(timeout.count()) + " ms" +
+            (_monitor->connected() ? ": it is connected, so it is busy with a long request (a save or a load) or hung"
+                                   : ": not connected (nothing listening there, or its host unreachable)")});
 }
 
 call_result agent_client::call_long(Request request, const long_call &how)

@@ -198,7 +198,9 @@ TEST(agent, client_timeout_names_the_endpoint)
     const auto elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(reply.has_value());
     EXPECT_EQ(reply.error().what, call_error::kind::timeout);
-    EXPECT_EQ(reply.error().message, "no answer from " + endpoint + " after 3 tries of 50 ms");
+    EXPECT_EQ(reply.error().message, "no answer from " + endpoint +
+                                         " after 3 tries of 50 ms: it is connected, so it is busy with a long "
+                                         "request (a save or a load) or hung");
     EXPECT_GE(elapsed, 150ms);
     EXPECT_LT(elapsed, 2s);
 }

@@ -222,7 +222,15 @@ TEST(cli, no_answer_is_exit_1_naming_the_endpoint)
     const std::string endpoint = silent.get(zmq::sockopt::last_endpoint);
     auto r = run_cli({"--control", endpoint, "--timeout", "50", "--tries", "2", "hello"});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find("no answer from " + endpoint + " after 2 tries of 50 ms"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("no answer from " + endpoint + " after 2 tries of 50 ms: it is connected, so it is busy"),
+              std::string::npos)
+        << r.err;
+
+    silent.close();  // nothing listens there now
+    r = run_cli({"--control", endpoint, "--timeout", "50", "--tries", "2", "hello"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no answer from " + endpoint + " after 2 tries of 50 ms: not connected"), std::string::npos)
+        << r.err;
 }
 
 // A save is answered when it is done: longer than --timeout x --tries is fine, up to --long-timeout.
