@@ -318,6 +318,12 @@ call_result agent_client::call_long(Request request, const long_call &how)
     }
 }
 
+bool agent_client::connected()
+{
+    _monitor->read_events();
+    return _monitor->connected();
+}
+
 std::optional<Event> agent_client::next_event(milliseconds timeout)
 {
     const auto deadline = steady_clock::now() + timeout;

@@ -39,6 +39,7 @@ experiment_status controller::status()
         Reply r;
         if (auto e = p.call(a, h, &r); !e.empty()) {
             s.error = e;
+            s.busy = a.client->connected();
             return {};
         }
         s.reachable = true;
@@ -82,6 +83,7 @@ std::string render_status(const experiment_status &st)
     o << line;
     for (const auto &a : st.agents) {
         const std::string state = a.error == "released" ? "released"
+                                  : a.busy             ? "busy"
                                   : !a.reachable       ? "down"
                                   : a.frozen           ? (a.saved ? "saved" : "frozen")
                                                        : "running";
@@ -106,7 +108,8 @@ std::string render_status_json(const experiment_status &st)
     for (size_t i = 0; i < st.agents.size(); i++) {
         const auto &a = st.agents[i];
         out += std::string(i ? "," : "") + "{\"agent\":" + json_string(a.agent) +
-               ",\"reachable\":" + (a.reachable ? "true" : "false") + ",\"frozen\":" + (a.frozen ? "true" : "false") +
+               ",\"reachable\":" + (a.reachable ? "true" : "false") + ",\"busy\":" + (a.busy ? "true" : "false") +
+               ",\"frozen\":" + (a.frozen ? "true" : "false") +
                ",\"saved\":" + (a.saved ? "true" : "false") + ",\"checkpoint\":" + json_string(a.checkpoint) +
                ",\"offset_ns\":" + std::to_string(a.offset_ns) + ",\"rtt_ns\":" + std::to_string(a.rtt_ns) +
                ",\"held_packets\":" + std::to_string(a.held_packets) + ",\"lost\":[";

@@ -139,6 +139,27 @@ TEST_F(Controller, status_names_a_node_agents_lost_guest_and_the_way_back)
         << json;
 }
 
+// An agent whose thread is taken (a long save, or hung) is connected but silent: busy, not down.
+TEST_F(Controller, status_tells_a_busy_agent_from_a_down_one)
+{
+    budget.timeout_ms = 100;
+    budget.tries = 1;
+    add_agent("d1", 0).hang_on(Request::kHello);
+    add_agent("d2", 0);
+    auto c = make(mapped({{"d2", "tcp://127.0.0.1:1"}}));  // nothing listens there
+    const auto st = c->status();
+    ASSERT_EQ(st.agents.size(), 2u);
+    EXPECT_TRUE(st.agents[0].busy);
+    EXPECT_FALSE(st.agents[0].reachable);
+    EXPECT_TRUE(contains(st.agents[0].error, "it is connected, so it is busy")) << st.agents[0].error;
+    EXPECT_FALSE(st.agents[1].busy);
+    EXPECT_TRUE(contains(st.agents[1].error, "not connected")) << st.agents[1].error;
+    const std::string text = render_status(st);
+    EXPECT_TRUE(contains(text, " busy ")) << text;
+    EXPECT_TRUE(contains(text, " down ")) << text;
+    EXPECT_TRUE(contains(render_status_json(st), "\"agent\":\"d1\",\"reachable\":false,\"busy\":true")) << render_status_json(st);
+}
+
 TEST_F(Controller, stay_frozen_then_thaw_at_one_instant)
 {
     add_agent("d1", 1 * ms_ns);

@@ -86,6 +86,9 @@ public:
     std::optional<Event> next_event(std::chrono::milliseconds timeout);
 
     const std::string &endpoint() const { return _endpoint; }
+    // Whether a connection to the agent is up (its process answers the handshake and heartbeats),
+    // whatever its own thread is doing.
+    bool connected();
 
 private:
     uint64_t next_request_id();

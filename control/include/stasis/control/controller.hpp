@@ -43,6 +43,7 @@ struct controller_options {
 struct agent_status {
     std::string agent, endpoint, role;
     bool reachable = false;
+    bool busy = false;       // not answering, but connected: working on a long request (or hung)
     std::string error;       // why not
     std::string version;
     bool frozen = false;
