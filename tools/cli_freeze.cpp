@@ -34,7 +34,9 @@ int64_t instant_option(args &words)
 std::string rel(int64_t t, int64_t f)
 {
     const int64_t d = t - f;
-    return (d < 0 ? "-" : "+") + dataplane::format_duration(d < 0 ? -d : d);
+    std::string out(1, d < 0 ? '-' : '+');  // appended, not prepended: GCC 12 warns (-Wrestrict) on "x" + string
+    out += dataplane::format_duration(d < 0 ? -d : d);
+    return out;
 }
 
 void print_report(const control::FreezeReport &f)
@@ -45,9 +47,12 @@ void print_report(const control::FreezeReport &f)
     }
     std::printf("frozen at F = %lld (CLOCK_REALTIME ns)%s\n", (long long)f.freeze_ns(),
                 f.reached() ? "" : ", not reached yet");
-    for (const auto &w : f.workers())
-        std::printf("  worker lcore %u noticed %s\n", w.lcore(),
-                    w.noticed_ns() ? ("F" + rel(w.noticed_ns(), f.freeze_ns())).c_str() : "not yet");
+    for (const auto &w : f.workers()) {
+        if (w.noticed_ns())
+            std::printf("  worker lcore %u noticed F%s\n", w.lcore(), rel(w.noticed_ns(), f.freeze_ns()).c_str());
+        else
+            std::printf("  worker lcore %u noticed not yet\n", w.lcore());
+    }
     std::printf("  %-16s %12s %12s %12s %12s\n", "LINK", "A2B PKTS", "A2B BYTES", "B2A PKTS", "B2A BYTES");
     for (const auto &l : f.links())
         std::printf("  %-16s %12u %12llu %12u %12llu\n", l.link().c_str(), l.packets_a_to_b(),
