@@ -2,19 +2,10 @@
 #include "stasis/control/clock_probe.hpp"
 
 #include <algorithm>
-#include <ctime>
+
+#include "stasis/control/agent_replies.hpp"
 
 namespace stasis::control {
-namespace {
-
-int64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 std::expected<clock_estimate, call_error> probe_clock(agent_client &client, int probes,
                                                       std::chrono::milliseconds timeout, int tries)

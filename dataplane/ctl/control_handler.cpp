@@ -6,6 +6,7 @@
 
 #include "agent_reply.hpp"
 #include "ports.hpp"
+#include "stasis/control/agent_replies.hpp"
 #include "stasis/dataplane/config.hpp"
 
 namespace stasis::dataplane {
@@ -113,24 +114,11 @@ ctl::Reply link_stats(delay_node &node, const ctl::LinkStats &q)
 ctl::Reply delay_agent::handle(const ctl::Request &req)
 {
     switch (req.op_case()) {
-    case ctl::Request::kHello: {
-        ctl::Reply r;
-        auto *h = r.mutable_hello();
-        h->set_agent("stasis-delayd");
-        h->set_version(STASIS_VERSION);
-        for (const char *cap : {"link.show", "link.set", "link.stats", "freeze", "thaw", "save", "load",
-                                "clock.probe", "prepare", "abort", "release", "events"})
-            h->add_capabilities(cap);
-        h->set_realtime_ns(realtime_ns());
-        return r;
-    }
-    case ctl::Request::kClockProbe: {
-        ctl::Reply r;
-        const int64_t t = realtime_ns();
-        r.mutable_clock()->set_receive_ns(t);
-        r.mutable_clock()->set_transmit_ns(realtime_ns());
-        return r;
-    }
+    case ctl::Request::kHello:
+        return ctl::hello_reply("stasis-delayd", {"link.show", "link.set", "link.stats", "freeze", "thaw", "save",
+                                                  "load", "clock.probe", "prepare", "abort", "release", "events"});
+    case ctl::Request::kClockProbe:
+        return ctl::clock_probe_reply();
     case ctl::Request::kLinkShow:
         return link_show(_node, req.link_show());
     case ctl::Request::kLinkSet:

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "node_agent.hpp"
+#include "stasis/control/agent_replies.hpp"
 #include "stasis/node/small_file.hpp"
 #include "stasis/snapshot/crc32c.hpp"
 
@@ -24,13 +25,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr const char *manifest_file = "manifest.json";
-
-int64_t now_ns()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 ctl::Reply failed(ctl::Status s, std::string msg)
 {
@@ -85,7 +79,7 @@ ctl::Reply node_agent::prepare(const ctl::Prepare &q)
     if (_phase != node_phase::running)
         return failed(ctl::INVALID_ARGUMENT, std::string("cannot freeze: the guests are ") + to_string(_phase) +
                                                  (_phase == node_phase::absent ? " (load a checkpoint first)" : ""));
-    const int64_t now = now_ns();
+    const int64_t now = ctl::realtime_ns();
     int64_t f = q.freeze_ns();
     if (f == 0)
         f = now + 1'000'000;
@@ -111,12 +105,12 @@ ctl::Reply node_agent::thaw(const ctl::Thaw &q)
     if (_phase != node_phase::freezing && _phase != node_phase::frozen)
         return failed(ctl::INVALID_ARGUMENT, std::string("not frozen: the guests are ") + to_string(_phase));
     const int64_t f = _freeze_ns;
-    const int64_t r_ns = q.at_ns() ? q.at_ns() : now_ns() + 1'000'000;
+    const int64_t r_ns = q.at_ns() ? q.at_ns() : ctl::realtime_ns() + 1'000'000;
     ctl::Reply r;
     r.mutable_freeze()->set_frozen(false);
     r.mutable_freeze()->set_freeze_ns(f);
     _deferred_resume_ns = 0;
-    if (_phase == node_phase::freezing && now_ns() < f - 2'000'000) {
+    if (_phase == node_phase::freezing && ctl::realtime_ns() < f - 2'000'000) {
         _threads.cancel();
         // A guest whose thread got past its sleep anyway is frozen: let it go at once.
         for (auto &g : _guests)
@@ -174,7 +168,7 @@ ctl::Reply node_agent::abort(const ctl::Abort &q)
         return failed(ctl::INVALID_ARGUMENT, "the resume instant " + std::to_string(r_ns) +
                                                  " is not after the freeze instant " + std::to_string(f));
     const std::string removed = remove_saved();
-    if (r_ns != 0 && _phase == node_phase::freezing && now_ns() < f) {
+    if (r_ns != 0 && _phase == node_phase::freezing && ctl::realtime_ns() < f) {
         _deferred_resume_ns = r_ns;  // freeze at F anyway, so every survivor pauses alike
         ctl::Reply r;
         r.mutable_freeze()->set_frozen(true);
@@ -195,7 +189,7 @@ ctl::Reply node_agent::abort(const ctl::Abort &q)
 node::result<json> node_agent::save_guest(guest_slot &g, const std::string &dir, const std::string &snapshot)
 {
     json e{{"name", g.def.name}};
-    const int64_t t0 = now_ns();
+    const int64_t t0 = ctl::realtime_ns();
     if (g.live && _store) {
         auto plan = _store->snapshot(*g.live, snapshot, [&](const node::snapshot_plan &p) {
             return _host.switch_disk(*g.backend, p);
@@ -210,7 +204,7 @@ node::result<json> node_agent::save_guest(guest_slot &g, const std::string &dir,
                      {"size_bytes", plan->snapshot.size_bytes},
                      {"used_bytes", plan->snapshot.used_bytes}};
     }
-    const int64_t t1 = now_ns();
+    const int64_t t1 = ctl::realtime_ns();
     const std::string file = g.def.name + ".state";
     auto s = g.backend->save(dir + "/" + file);
     if (!s)
@@ -223,7 +217,7 @@ node::result<json> node_agent::save_guest(guest_slot &g, const std::string &dir,
     e["state_crc32c"] = hex32(*crc);
     e["frozen_at_ns"] = g.freeze.landed_ns;
     e["disk_ns"] = t1 - t0;
-    e["save_ns"] = now_ns() - t1;
+    e["save_ns"] = ctl::realtime_ns() - t1;
     return e;
 }
 
@@ -255,12 +249,12 @@ ctl::Reply node_agent::save(const ctl::Save &q)
         return failed(ctl::FAILED, "cannot create " + part + ": " + ec.message());
     const std::string snap =
         node::valid_volume_part(_checkpoint) ? _checkpoint : "f" + std::to_string(_freeze_ns);
-    const int64_t t0 = now_ns();
+    const int64_t t0 = ctl::realtime_ns();
     std::vector<node::result<json>> entries(_guests.size(), json());
     guest_threads::run_all(_guests.size(), [&](size_t i) { entries[i] = save_guest(_guests[i], part, snap); });
     std::string errors;
     json manifest{{"agent", _name}, {"checkpoint", _checkpoint}, {"freeze_ns", _freeze_ns},
-                  {"saved_ns", now_ns()}, {"guests", json::array()}};
+                  {"saved_ns", ctl::realtime_ns()}, {"guests", json::array()}};
     int64_t bytes = 0;
     for (size_t i = 0; i < entries.size(); ++i) {
         if (!entries[i]) {
@@ -298,7 +292,7 @@ ctl::Reply node_agent::save(const ctl::Save &q)
     s->set_file_bytes(uint64_t(bytes) + text.size());
     s->set_checksum("crc32c:" + hex32(snapshot::crc32c(0, text.data(), text.size())));
     r.set_message("saved " + std::to_string(_guests.size()) + " guest(s) in " + q.path() + " (" +
-                  ms_text(now_ns() - t0) + ")");
+                  ms_text(ctl::realtime_ns() - t0) + ")");
     ctl::Event e = event(ctl::Event::SAVED, r.message());
     *e.mutable_snapshot() = r.snapshot();
     _pending.push_back(std::move(e));
@@ -377,7 +371,7 @@ ctl::Reply node_agent::load(const ctl::Load &q)
         g.live.reset();
     }
     forget_checkpoint();
-    const int64_t t0 = now_ns();
+    const int64_t t0 = ctl::realtime_ns();
     std::vector<node::result<int64_t>> done(_guests.size(), int64_t(0));
     guest_threads::run_all(_guests.size(), [&](size_t i) {
         done[i] = load_guest(_guests[i], q.path(), by_name[_guests[i].def.name]);
@@ -403,7 +397,7 @@ ctl::Reply node_agent::load(const ctl::Load &q)
     s->set_freeze_ns(_freeze_ns);
     s->set_file_bytes(uint64_t(bytes));
     r.set_message("loaded " + std::to_string(_guests.size()) + " guest(s) from " + q.path() + " (" +
-                  ms_text(now_ns() - t0) + "); frozen until thaw");
+                  ms_text(ctl::realtime_ns() - t0) + "); frozen until thaw");
     return r;
 }
 

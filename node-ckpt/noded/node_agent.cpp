@@ -1,5 +1,6 @@
 // The node agent's dispatch, the initial run, the guest threads' freeze and resume, and the events.
 #include "node_agent.hpp"
+#include "stasis/control/agent_replies.hpp"
 
 #include <time.h>
 
@@ -13,13 +14,6 @@ namespace {
 
 // A guest thread's cancellable sleep ends this early; the backend sleeps the rest precisely.
 constexpr int64_t precise_sleep_ns = 2'000'000;
-
-int64_t now_ns()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 ctl::Reply failed(ctl::Status s, std::string msg)
 {
@@ -121,16 +115,11 @@ node::result<void> node_agent::start_guests()
 
 ctl::Reply node_agent::hello() const
 {
-    ctl::Reply r;
+    ctl::Reply r = ctl::hello_reply(
+        "stasis-noded", {"freeze", "thaw", "save", "load", "clock.probe", "prepare", "abort", "release", "events", "guests"});
     auto *h = r.mutable_hello();
-    h->set_agent("stasis-noded");
-    h->set_version(STASIS_VERSION);
-    for (const char *cap : {"freeze", "thaw", "save", "load", "clock.probe", "prepare", "abort", "release", "events",
-                            "guests"})
-        h->add_capabilities(cap);
     if (_store)
         h->add_capabilities(std::string("disks.") + _store->kind());
-    h->set_realtime_ns(now_ns());
     r.set_message(std::to_string(_guests.size()) + " guest(s), " + to_string(_phase) + lost_text());
     return r;
 }
@@ -140,12 +129,8 @@ ctl::Reply node_agent::handle(const ctl::Request &req)
     switch (req.op_case()) {
     case ctl::Request::kHello:
         return hello();
-    case ctl::Request::kClockProbe: {
-        ctl::Reply r;
-        r.mutable_clock()->set_receive_ns(now_ns());
-        r.mutable_clock()->set_transmit_ns(now_ns());
-        return r;
-    }
+    case ctl::Request::kClockProbe:
+        return ctl::clock_probe_reply();
     case ctl::Request::kFreeze: {
         ctl::Prepare p;
         p.set_freeze_ns(req.freeze().at_ns());
@@ -182,7 +167,7 @@ void node_agent::fill_freeze(ctl::FreezeReport &f)
     const bool frozen = _phase == node_phase::freezing || _phase == node_phase::frozen;
     f.set_frozen(frozen);
     f.set_freeze_ns(_freeze_ns);
-    f.set_reached(frozen && now_ns() >= _freeze_ns);
+    f.set_reached(frozen && ctl::realtime_ns() >= _freeze_ns);
     f.set_checkpoint(_checkpoint);
     f.set_saved(!_saved_dir.empty() || _loaded);
     f.set_resume_ns(_deferred_resume_ns ? _deferred_resume_ns : _resume_ns);
@@ -328,7 +313,7 @@ int64_t node_agent::next_due_ns() const
 {
     if (!_threads.active())
         return INT64_MAX;
-    const int64_t soon = now_ns() + 2'000'000;  // the threads finish a few ms after their instant
+    const int64_t soon = ctl::realtime_ns() + 2'000'000;  // the threads finish a few ms after their instant
     const int64_t at = _phase == node_phase::freezing ? _freeze_ns : _resume_ns;
     return std::max(at, soon);
 }
@@ -339,7 +324,7 @@ ctl::Event node_agent::event(ctl::Event::Kind kind, std::string message) const
     e.set_kind(kind);
     e.set_agent(_name);
     e.set_checkpoint(_checkpoint);
-    e.set_at_ns(now_ns());
+    e.set_at_ns(ctl::realtime_ns());
     e.set_message(std::move(message));
     return e;
 }
