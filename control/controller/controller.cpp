@@ -152,7 +152,7 @@ xp::OpReport controller::impl::run_checkpoint(const std::string &kind, bool stay
             Request req;
             req.mutable_release();
             auto failed = each(agents, [&](agent_conn &a) -> std::string {
-                if (auto e = call(a, req); !e.empty())
+                if (auto e = call_long(a, req, "releasing", nullptr); !e.empty())  // quits every guest
                     return e;
                 a.report->set_state("released");
                 return {};

@@ -61,8 +61,9 @@ struct controller::impl {
                                   const std::function<std::string(agent_conn &)> &fn);
     // A call with the experiment's timeout and tries; an error message unless the status is OK.
     std::string call(agent_conn &a, const Request &req, Reply *out = nullptr);
-    // The same for a Save or a Load (`doing`: "saving", "loading"): answered when the agent is done,
-    // which may take up to the experiment's long_timeout_ms; progress said every few seconds.
+    // The same for a request whose time grows with the experiment's state (Save, Load, and Release,
+    // which quits every guest; `doing`: "saving"...): answered when the agent is done, which may take
+    // up to the experiment's long_timeout_ms; progress said every few seconds.
     std::string call_long(agent_conn &a, const Request &req, const char *doing, Reply *out);
     std::string answer(agent_conn &a, call_result r, Reply *out);
 

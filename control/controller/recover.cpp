@@ -83,7 +83,7 @@ std::vector<xp::OpReport> controller::recover()
                 Request rel;
                 rel.mutable_release();
                 for (auto &a : agents) {
-                    if (auto e = p.call(a, rel); e.empty())
+                    if (auto e = p.call_long(a, rel, "releasing", nullptr); e.empty())
                         a.report->set_state("released");
                     else  // gone already (released before the crash) or unreachable
                         a.report->set_error(e);
@@ -97,7 +97,7 @@ std::vector<xp::OpReport> controller::recover()
                     Request q;
                     q.mutable_freeze_status();
                     Reply r;
-                    if (p.call(a, q, &r).empty() && r.freeze().frozen() && p.call(a, rel).empty())
+                    if (p.call(a, q, &r).empty() && r.freeze().frozen() && p.call_long(a, rel, "releasing", nullptr).empty())
                         a.report->set_state("released");
                 }
                 end = op_state::rolled_back;

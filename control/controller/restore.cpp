@@ -92,7 +92,7 @@ xp::OpReport controller::swapin(const std::optional<std::string> &name)
             Request rel;
             rel.mutable_release()->set_force(true);
             for (auto &a : agents)
-                if (a.ok && a.report->state() == "loaded" && p.call(a, rel).empty())
+                if (a.ok && a.report->state() == "loaded" && p.call_long(a, rel, "releasing", nullptr).empty())
                     a.report->set_state("released");
             throw;
         }

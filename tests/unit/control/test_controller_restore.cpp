@@ -14,6 +14,16 @@ using namespace testing;
 
 class ControllerRestore : public ControllerFixture {
 protected:
+    // d1, and d2 whose `op` takes 700 ms: longer than every try of a normal call (2 x 100 ms).
+    std::unique_ptr<controller> with_slow_d2(Request::OpCase op)
+    {
+        budget.timeout_ms = 100;
+        budget.tries = 2;
+        add_agent("d1", 0);
+        add_agent("d2", 0).slow_on(op, std::chrono::milliseconds(700));
+        return make();
+    }
+
     // The one Thaw every agent of `of` got: at one common R of `r`.
     static void resumed_at_one_instant(const std::vector<std::unique_ptr<fake_protocol_agent>> &of,
                                        const xp::OpReport &r)
@@ -207,14 +217,21 @@ TEST_F(ControllerRestore, timetravel_while_frozen_loads_without_a_new_freeze)
     EXPECT_EQ(exp_of(*c).state, experiment_state::running);
 }
 
+// A release quits every guest, which takes as long as they take: longer than every try is waited for.
+TEST_F(ControllerRestore, swapout_whose_release_takes_longer_than_every_try_completes)
+{
+    auto c = with_slow_d2(Request::kRelease);
+    const auto out = c->swapout();
+    ASSERT_TRUE(out.ok()) << render_report(out);
+    EXPECT_EQ(line(out, "d2").state(), "released");
+    EXPECT_EQ(agents[1]->requests_of(Request::kRelease).size(), 1u);
+    EXPECT_EQ(exp_of(*c).state, experiment_state::swapped_out);
+}
+
 // A load takes as long as the state it reads: far longer than timeout_ms x tries is waited for.
 TEST_F(ControllerRestore, load_longer_than_every_try_is_waited_for)
 {
-    budget.timeout_ms = 100;
-    budget.tries = 2;
-    add_agent("d1", 0);
-    add_agent("d2", 0).slow_on(Request::kLoad, std::chrono::milliseconds(800));
-    auto c = make();
+    auto c = with_slow_d2(Request::kLoad);
     ASSERT_TRUE(c->checkpoint().ok());
     const auto r = c->timetravel("c1");
     ASSERT_TRUE(r.ok()) << render_report(r);
