@@ -156,6 +156,11 @@ uint64_t agent_client::next_request_id()
     return id;
 }
 
+call_error agent_client::receive_error(const zmq::error_t &e) const
+{
+    return call_error{call_error::kind::transport, "cannot receive from " + _endpoint + ": " + e.what()};
+}
+
 std::optional<call_error> agent_client::send_body(const std::string &body)
 {
     std::vector<zmq::message_t> out;
@@ -181,8 +186,7 @@ std::optional<call_result> agent_client::take_reply(uint64_t id)
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR)
             return std::nullopt;
-        return std::unexpected(
-            call_error{call_error::kind::transport, "cannot receive from " + _endpoint + ": " + e.what()});
+        return std::unexpected(receive_error(e));
     }
     auto frame = dealer_body(frames);
     auto reply = frame ? decode_reply(**frame) : std::unexpected(frame.error());
@@ -221,8 +225,7 @@ call_result agent_client::call(Request request, milliseconds timeout, int tries)
             } catch (const zmq::error_t &e) {
                 if (e.num() == EINTR)
                     continue;
-                return std::unexpected(call_error{call_error::kind::transport,
-                                                  "cannot receive from " + _endpoint + ": " + e.what()});
+                return std::unexpected(receive_error(e));
             }
             if (items[1].revents & ZMQ_POLLIN)
                 if (auto refused = handshake_refusal(false))
@@ -261,19 +264,16 @@ call_result agent_client::call_long(Request request, const long_call &how)
     if (!_monitor->connected())
         away_since = start;
     uint64_t handshakes = _monitor->handshakes();
-    const auto gone = [&] {
-        return call_error{call_error::kind::timeout,
-                          "lost the connection to " + _endpoint +
-                              " while it worked on the request, and it did not come back within " +
-                              std::to_string(absence.count()) + " ms (" + std::to_string(tries) + " tries of " +
-                              std::to_string(how.timeout.count()) + " ms): the agent or its host stopped"};
-    };
     for (;;) {
         const auto now = steady_clock::now();
         if (away_since && now >= std::min(*away_since + absence, deadline)) {
             if (auto refused = handshake_refusal(true))
                 return std::unexpected(*refused);
-            return std::unexpected(gone());
+            return std::unexpected(call_error{
+                call_error::kind::timeout,
+                "lost the connection to " + _endpoint + " while it worked on the request, and it did not come back within " +
+                    std::to_string(absence.count()) + " ms (" + std::to_string(tries) + " tries of " +
+                    std::to_string(how.timeout.count()) + " ms): the agent or its host stopped"});
         }
         if (now >= deadline)
             return std::unexpected(call_error{
@@ -294,8 +294,7 @@ call_result agent_client::call_long(Request request, const long_call &how)
         } catch (const zmq::error_t &e) {
             if (e.num() == EINTR)
                 continue;
-            return std::unexpected(
-                call_error{call_error::kind::transport, "cannot receive from " + _endpoint + ": " + e.what()});
+            return std::unexpected(receive_error(e));
         }
         if (items[1].revents & ZMQ_POLLIN) {
             if (auto refused = handshake_refusal(false))

@@ -1,13 +1,11 @@
 // The delay node's control operations, in protobuf terms: links, stats, and the dispatch.
 #include "control_handler.hpp"
-#include "stasis/dataplane/realtime.hpp"
-
-#include <ctime>
 
 #include "agent_reply.hpp"
 #include "ports.hpp"
 #include "stasis/control/agent_replies.hpp"
 #include "stasis/dataplane/config.hpp"
+#include "stasis/dataplane/realtime.hpp"
 
 namespace stasis::dataplane {
 

@@ -1,7 +1,6 @@
 // The node agent's part in a coordinated checkpoint: prepare (every guest freezes at F), save (disk
 // snapshots and migration streams into one directory with a manifest), abort, thaw, load, release.
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>

@@ -2,8 +2,6 @@
 #include "node_agent.hpp"
 #include "stasis/control/agent_replies.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 
 namespace stasis::noded {

@@ -97,6 +97,7 @@ private:
     // Reads one message if one is there: the reply to `id` (or the error a bad message is). Events are
     // kept for next_event(); answers to other ids are dropped. nullopt: nothing for this call.
     std::optional<call_result> take_reply(uint64_t id);
+    call_error receive_error(const zmq::error_t &e) const;
     void open(zmq::context_t &ctx, const client_options &options);
     // libzmq gives up on an endpoint whose handshake failed; a new call tries it afresh.
     void reconnect_after_refusal();
