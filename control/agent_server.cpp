@@ -4,12 +4,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <csignal>
 #include <exception>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <zmq_addon.hpp>
 
+#include "stasis/control/agent_replies.hpp"
 #include "stasis/control/envelope.hpp"
 
 namespace stasis::control {
@@ -86,7 +90,9 @@ size_t agent_server::poll_once(std::chrono::milliseconds timeout)
     zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0},
                                {_zap ? _zap->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-        if (zmq::poll(items, _zap ? 2 : 1, timeout) == 0)
+        // What a long request held is handled first, and without waiting.
+        if (zmq::poll(items, _zap ? 2 : 1, _held.empty() ? timeout : std::chrono::milliseconds(0)) == 0 &&
+            _held.empty())
             return 0;
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR)  // a signal, perhaps the one that called stop()
@@ -96,8 +102,17 @@ size_t agent_server::poll_once(std::chrono::milliseconds timeout)
     if (_zap)  // answered first: a handshake waiting on it holds up that peer's requests
         _counters.auth_refused += _zap->answer_pending();
     size_t handled = 0;
-    while (handled < _options.batch && !stopped() && handle_one())
+    while (handled < _options.batch && !stopped()) {
+        std::vector<zmq::message_t> frames;
+        if (!_held.empty()) {
+            frames = std::move(_held.front().frames);
+            _held.pop_front();
+        } else if (!receive(frames)) {
+            break;
+        }
+        handle(frames);
         ++handled;
+    }
     return handled;
 }
 
@@ -107,25 +122,26 @@ void agent_server::run(std::chrono::milliseconds tick)
         poll_once(tick);
 }
 
-bool agent_server::handle_one()
+bool agent_server::receive(std::vector<zmq::message_t> &frames)
 {
-    std::vector<zmq::message_t> frames;
     try {
-        if (!zmq::recv_multipart(_socket, std::back_inserter(frames), zmq::recv_flags::dontwait))
-            return false;
+        return bool(zmq::recv_multipart(_socket, std::back_inserter(frames), zmq::recv_flags::dontwait));
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR)
             return false;
         throw;
     }
+}
 
+void agent_server::handle(std::vector<zmq::message_t> &frames)
+{
     auto routed = split_routed(frames);
     if (!routed) {
         ++_counters.bad_requests;
         // Without a body we still know the peer (frame 0) and can tell it what was wrong.
         if (!frames.empty())
             send(std::span(frames.data(), 1), encode(make_reply(BAD_REQUEST, routed.error())));
-        return true;
+        return;
     }
 
     auto request = decode_request(*routed->body);
@@ -134,7 +150,7 @@ bool agent_server::handle_one()
         Reply reply = make_reply(BAD_REQUEST, request.error().message);
         reply.set_request_id(request.error().request_id);  // so a waiting client takes it as its answer
         send(routed->route, encode(reply));
-        return true;
+        return;
     }
 
     const std::string peer = frames[0].to_string();
@@ -143,7 +159,7 @@ bool agent_server::handle_one()
         if (const std::string *cached = _cache.find(peer, id)) {
             ++_counters.replayed;
             send(routed->route, zmq::message_t(cached->data(), cached->size()));
-            return true;
+            return;
         }
     }
 
@@ -152,6 +168,9 @@ bool agent_server::handle_one()
         if (std::find(_subscribers.begin(), _subscribers.end(), peer) == _subscribers.end())
             _subscribers.push_back(peer);
         reply.set_message("subscribed to events");
+    } else if (std::string work = _options.long_request ? _options.long_request(*request) : std::string();
+               !work.empty()) {
+        reply = run_long(*request, peer, work);
     } else {
         reply = dispatch(*request);
     }
@@ -160,12 +179,149 @@ bool agent_server::handle_one()
     send(routed->route, zmq::message_t(bytes.data(), bytes.size()));
     if (id != 0)
         _cache.insert(peer, id, std::move(bytes));
-    return true;
 }
 
-Reply agent_server::dispatch(const Request &request)
+// A long request in progress, as the helper thread sees it.
+struct agent_server::busy_work {
+    std::string peer;
+    uint64_t request_id;
+    Reply hello, freeze;  // the handler's answers as the request began, marked with the work
+    std::atomic<bool> done{false};
+};
+
+std::string default_long_request(const Request &request)
 {
-    ++_counters.requests;
+    switch (request.op_case()) {
+    case Request::kSave:
+        return "save";
+    case Request::kLoad:
+        return "load";
+    case Request::kRelease:
+        return "release";
+    default:
+        return {};
+    }
+}
+
+Reply agent_server::run_long(const Request &request, const std::string &peer, const std::string &work)
+{
+    busy_work b{.peer = peer, .request_id = request.request_id(), .hello = {}, .freeze = {}};
+    const int64_t since = realtime_ns();
+    Request q;
+    q.mutable_hello();
+    b.hello = dispatch(q, false);
+    if (b.hello.has_hello())
+        b.hello.mutable_hello()->set_working_on(work);
+    q.mutable_freeze_status();
+    b.freeze = dispatch(q, false);
+    if (b.freeze.has_freeze()) {
+        b.freeze.mutable_freeze()->set_working_on(work);
+        b.freeze.mutable_freeze()->set_working_since_ns(since);
+    }
+    // The socket passes to the helper and back: std::thread's start and join order every access.
+    std::thread helper([this, &b] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals stay with the owner's thread, as before
+        serve_while_busy(b);
+    });
+    Reply reply = dispatch(request);
+    b.done.store(true, std::memory_order_release);
+    helper.join();
+    return reply;
+}
+
+void agent_server::serve_while_busy(busy_work &b)
+{
+    while (!b.done.load(std::memory_order_acquire)) {
+        zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0},
+                                   {_zap ? _zap->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+        try {
+            if (zmq::poll(items, _zap ? 2 : 1, std::chrono::milliseconds(20)) == 0)
+                continue;
+            if (_zap)
+                _counters.auth_refused += _zap->answer_pending();
+            for (;;) {
+                std::vector<zmq::message_t> frames;
+                if (!receive(frames))
+                    break;
+                answer_while_busy(b, frames);
+            }
+        } catch (const zmq::error_t &) {
+            return;  // ETERM: the owner is shutting down; what is left stays in the socket
+        }
+    }
+}
+
+// Answers what it can from the snapshot, holds the rest (a malformed message too: the owner's
+// handle() answers it as usual, in order).
+void agent_server::answer_while_busy(busy_work &b, std::vector<zmq::message_t> &frames)
+{
+    held_request h;
+    auto routed = split_routed(frames);
+    std::optional<Request> request;
+    if (routed) {
+        if (auto r = decode_request(*routed->body))
+            request = std::move(*r);
+    }
+    if (!frames.empty())
+        h.peer = frames[0].to_string();
+    if (request) {
+        h.request_id = request->request_id();
+        if (h.request_id != 0 && h.request_id == b.request_id && h.peer == b.peer) {
+            ++_counters.held_retries;  // the long request again: answered when it is done
+            return;
+        }
+        if (h.request_id != 0) {
+            if (const std::string *cached = _cache.find(h.peer, h.request_id)) {
+                ++_counters.replayed;
+                send(routed->route, zmq::message_t(cached->data(), cached->size()));
+                return;
+            }
+        }
+        std::optional<Reply> reply;
+        if (request->has_hello()) {
+            reply = b.hello;
+            if (reply->has_hello())
+                reply->mutable_hello()->set_realtime_ns(realtime_ns());
+        } else if (request->has_clock_probe()) {
+            reply = clock_probe_reply();
+        } else if (request->has_freeze_status()) {
+            reply = b.freeze;
+        }
+        if (reply) {
+            ++_counters.answered_busy;
+            reply->set_request_id(h.request_id);
+            std::string bytes = reply->SerializeAsString();
+            send(routed->route, zmq::message_t(bytes.data(), bytes.size()));
+            return;
+        }
+        if (h.request_id != 0 &&
+            std::ranges::any_of(_held, [&](const held_request &o) {
+                return o.request_id == h.request_id && o.peer == h.peer;
+            })) {
+            ++_counters.held_retries;
+            return;
+        }
+    }
+    if (_held.size() >= _options.held_max) {
+        if (routed) {
+            Reply busy = make_reply(BUSY, "the agent is working on a long request and holds " +
+                                              std::to_string(_held.size()) + " others already; try again later");
+            busy.set_request_id(h.request_id);
+            send(routed->route, encode(busy));
+        }
+        return;
+    }
+    ++_counters.held;
+    h.frames = std::move(frames);
+    _held.push_back(std::move(h));
+}
+
+Reply agent_server::dispatch(const Request &request, bool counted)
+{
+    if (counted)
+        ++_counters.requests;
     try {
         return _handler(request);
     } catch (const std::exception &e) {

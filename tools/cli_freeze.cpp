@@ -1,4 +1,5 @@
 // `stasis freeze` and `stasis thaw`: the exact cut of a delay node's in-flight frames, and resuming it.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -41,6 +42,9 @@ std::string rel(int64_t t, int64_t f)
 
 void print_report(const control::FreezeReport &f)
 {
+    if (!f.working_on().empty())  // answered while the agent works on a long request
+        std::printf("working on a %s for %s; what follows is the state as it began\n", f.working_on().c_str(),
+                    dataplane::format_duration(std::max<int64_t>(realtime_ns() - f.working_since_ns(), 0)).c_str());
     if (!f.frozen()) {
         std::printf("not frozen\n");
         return;

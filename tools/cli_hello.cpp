@@ -26,6 +26,9 @@ int run_hello(context &ctx, args &words)
             caps += (caps.empty() ? "" : " ") + c;
         std::printf("capabilities: %s\n", caps.c_str());
     }
+    if (!h.working_on().empty())
+        std::printf("working on a %s (it answers hello, clock probes and freeze status meanwhile)\n",
+                    h.working_on().c_str());
     return 0;
 }
 

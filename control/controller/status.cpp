@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "controller_impl.hpp"
+#include "stasis/control/agent_replies.hpp"
 
 namespace stasis::control {
 
@@ -44,6 +45,8 @@ experiment_status controller::status()
         }
         s.reachable = true;
         s.version = r.hello().agent() + " " + r.hello().version();
+        s.working_on = r.hello().working_on();
+        s.busy = !s.working_on.empty();
         if (auto c = probe_clock(*a.client, 4, p.timeout(), 1)) {
             s.offset_ns = c->offset_ns;
             s.rtt_ns = c->rtt_ns;
@@ -55,6 +58,7 @@ experiment_status controller::status()
             s.freeze_ns = r.freeze().freeze_ns();
             s.checkpoint = r.freeze().checkpoint();
             s.saved = r.freeze().saved();
+            s.working_since_ns = r.freeze().working_since_ns();
             for (const auto &l : r.freeze().links())
                 s.held_packets += l.packets_a_to_b() + l.packets_b_to_a();
             for (const auto &l : r.freeze().lost())
@@ -64,6 +68,25 @@ experiment_status controller::status()
     });
     return st;
 }
+
+namespace {
+
+// "save" -> "saving": the state column of an agent working on a long request.
+std::string working_state(std::string work)
+{
+    if (!work.empty() && work.back() == 'e')
+        work.pop_back();
+    return work + "ing";
+}
+
+std::string seconds_text(int64_t ns)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%.1f s", double(std::max<int64_t>(ns, 0)) / 1e9);
+    return s;
+}
+
+}  // namespace
 
 std::string render_status(const experiment_status &st)
 {
@@ -82,16 +105,21 @@ std::string render_status(const experiment_status &st)
              "CHECKPOINT", "OFFSET", "RTT", "HELD");
     o << line;
     for (const auto &a : st.agents) {
-        const std::string state = a.error == "released" ? "released"
-                                  : a.busy             ? "busy"
-                                  : !a.reachable       ? "down"
-                                  : a.frozen           ? (a.saved ? "saved" : "frozen")
-                                                       : "running";
+        const std::string state = a.error == "released"  ? "released"
+                                  : !a.working_on.empty() ? working_state(a.working_on)
+                                  : a.busy                ? "busy"
+                                  : !a.reachable          ? "down"
+                                  : a.frozen              ? (a.saved ? "saved" : "frozen")
+                                                          : "running";
         snprintf(line, sizeof line, "%-12s %-6s %-26s %-9s %-10s %10s %9s  %s\n", a.agent.c_str(), a.role.c_str(),
                  a.endpoint.c_str(), state.c_str(), a.checkpoint.empty() ? "-" : a.checkpoint.c_str(),
                  a.reachable ? us_text(a.offset_ns).c_str() : "-", a.reachable ? us_text(a.rtt_ns).c_str() : "-",
                  a.reachable ? (std::to_string(a.held_packets) + " frames").c_str() : a.error.c_str());
         o << line;
+        if (!a.working_on.empty() && a.working_since_ns)  // its clock: ours plus its offset
+            o << "  " << a.agent << ": " << working_state(a.working_on) << " for "
+              << seconds_text(realtime_ns() + a.offset_ns - a.working_since_ns) << "; its state as the " << a.working_on
+              << " began: " << (a.frozen ? (a.saved ? "saved" : "frozen") : "running") << "\n";
         for (const auto &[guest, why] : a.lost)
             o << "  " << a.agent << ": guest " << guest << " is lost: " << why
               << "; its present cannot be saved: go back to a checkpoint (stasis timetravel "
@@ -109,6 +137,8 @@ std::string render_status_json(const experiment_status &st)
         const auto &a = st.agents[i];
         out += std::string(i ? "," : "") + "{\"agent\":" + json_string(a.agent) +
                ",\"reachable\":" + (a.reachable ? "true" : "false") + ",\"busy\":" + (a.busy ? "true" : "false") +
+               ",\"working_on\":" + json_string(a.working_on) +
+               ",\"working_since_ns\":" + std::to_string(a.working_since_ns) +
                ",\"frozen\":" + (a.frozen ? "true" : "false") +
                ",\"saved\":" + (a.saved ? "true" : "false") + ",\"checkpoint\":" + json_string(a.checkpoint) +
                ",\"offset_ns\":" + std::to_string(a.offset_ns) + ",\"rtt_ns\":" + std::to_string(a.rtt_ns) +

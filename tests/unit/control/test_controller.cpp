@@ -379,6 +379,37 @@ TEST_F(Controller, save_longer_than_every_try_is_waited_for_and_commits)
     EXPECT_GE(still, 2) << "no progress while d2 saved";
 }
 
+// An agent in the middle of a long save still answers status: its state as the save began, and what
+// it is working on.
+TEST_F(Controller, status_shows_an_agent_that_is_saving)
+{
+    add_agent("d1", 0);
+    add_agent("d2", 0).slow_on(Request::kSave, std::chrono::milliseconds(1500));
+    auto c = make();
+    xp::OpReport r;
+    std::thread ckpt([&] { r = c->checkpoint(); });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (agents[1]->requests_of(Request::kSave).empty() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto look = make();  // another controller, as a second `stasis status` would be
+    const auto st = look->status();
+    ckpt.join();
+    ASSERT_TRUE(r.ok()) << render_report(r);
+    ASSERT_EQ(st.agents.size(), 2u);
+    const agent_status &d2 = st.agents[1];
+    EXPECT_TRUE(d2.reachable) << d2.error;
+    EXPECT_TRUE(d2.busy);
+    EXPECT_EQ(d2.working_on, "save");
+    EXPECT_GT(d2.working_since_ns, 0);
+    EXPECT_TRUE(d2.frozen);
+    EXPECT_EQ(d2.checkpoint, "c1");
+    EXPECT_EQ(d2.held_packets, fake_protocol_agent::held_packets);
+    const std::string text = render_status(st);
+    EXPECT_TRUE(contains(text, " saving ")) << text;
+    EXPECT_TRUE(contains(text, "d2: saving for ")) << text;
+    EXPECT_TRUE(contains(render_status_json(st), "\"busy\":true,\"working_on\":\"save\"")) << render_status_json(st);
+}
+
 TEST_F(Controller, silent_agent_fails_before_a_checkpoint_begins)
 {
     budget.timeout_ms = 100;

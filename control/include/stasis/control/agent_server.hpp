@@ -18,6 +18,15 @@
 // the same context, answered from poll_once, lets in only the allow-listed controller keys; without
 // it the socket is plain, and then the endpoint must be loopback or the constructor throws.
 //
+// Long requests (a save, a load, a release: seconds to minutes for a guest's memory): while the
+// handler runs one, a helper thread keeps the socket. It answers Hello, ClockProbe and FreezeStatus
+// (Hello and FreezeStatus from the handler's own answers taken just before the request began, marked
+// with `working_on`; ClockProbe from CLOCK_REALTIME, as every agent answers it: clock_probe_reply()),
+// and holds every other request, in order, for the owner to handle after it;
+// retries of what it holds, and of the long request itself, are dropped (each is answered once). The
+// owner's thread is in the handler all that time, as before, so the handler needs no locking; the
+// helper never calls it.
+//
 // Seam for pushed events (frozen/saved/failed): a Subscribe operation records the peer's routing id,
 // and a later publish() sends [peer, delimiter, Reply with request_id 0 and an event body] to each
 // subscriber through send(), on this same socket, from the owner's thread.
@@ -27,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -42,6 +52,10 @@
 namespace stasis::control {
 
 using request_handler = std::function<Reply(const Request &)>;
+// The name of the long work a request asks for ("save"), or empty for one answered at once.
+using long_request_filter = std::function<std::string(const Request &)>;
+// Save, Load and Release.
+std::string default_long_request(const Request &request);
 
 // The CURVE side of an agent: its own key pair and the controllers' public keys it lets in.
 struct curve_server_options {
@@ -62,16 +76,23 @@ struct server_options {
     std::optional<curve_server_options> curve = std::nullopt;
     // Where refused keys are reported, one line each, the first time; stderr when empty.
     std::function<void(const std::string &)> log = nullptr;
+    // Which requests are long (see the top of this file); empty: none.
+    long_request_filter long_request = default_long_request;
+    size_t held_max = 4096;  // requests held during one; more are answered BUSY
 };
 
 // What the server counted; for logs and tests.
 struct server_counters {
-    uint64_t requests = 0;      // handler invocations
+    uint64_t requests = 0;      // handler invocations for peers' requests
     uint64_t replayed = 0;      // retries answered from the reply cache
     uint64_t bad_requests = 0;  // malformed envelopes or bodies
     uint64_t failed = 0;        // handler threw
     uint64_t send_dropped = 0;  // reply not sent (peer gone or its queue full)
     uint64_t auth_refused = 0;  // CURVE handshakes refused: the key is not on the allow-list
+    // While a long request ran (counted by the helper thread; read them after it):
+    std::atomic<uint64_t> answered_busy{0};  // Hello, ClockProbe, FreezeStatus answered
+    std::atomic<uint64_t> held{0};           // requests held for after it
+    std::atomic<uint64_t> held_retries{0};   // retries of held ones (or of it) dropped
 };
 
 class agent_server {
@@ -110,9 +131,20 @@ public:
     const server_counters &counters() const { return _counters; }
 
 private:
+    struct held_request {
+        std::vector<zmq::message_t> frames;
+        std::string peer;
+        uint64_t request_id = 0;  // 0: never a retry of another
+    };
+    struct busy_work;
+
     // Returns false when there was nothing to receive.
-    bool handle_one();
-    Reply dispatch(const Request &request);
+    bool receive(std::vector<zmq::message_t> &frames);
+    void handle(std::vector<zmq::message_t> &frames);
+    Reply dispatch(const Request &request, bool counted = true);  // counted: a peer's request
+    Reply run_long(const Request &request, const std::string &peer, const std::string &work);
+    void serve_while_busy(busy_work &work);
+    void answer_while_busy(busy_work &work, std::vector<zmq::message_t> &frames);
     void send(std::span<zmq::message_t> route, zmq::message_t body);
 
     std::optional<zap_handler> _zap;  // before the socket: libzmq looks for it when a peer connects
@@ -122,6 +154,7 @@ private:
     request_handler _handler;
     reply_cache _cache;
     std::vector<std::string> _subscribers;  // routing ids of the peers that asked for events
+    std::deque<held_request> _held;          // held during a long request, handled next
     server_counters _counters;
     std::atomic<bool> _stop{false};
     static_assert(std::atomic<bool>::is_always_lock_free, "stop() must be async-signal-safe");

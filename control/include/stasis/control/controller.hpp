@@ -43,7 +43,9 @@ struct controller_options {
 struct agent_status {
     std::string agent, endpoint, role;
     bool reachable = false;
-    bool busy = false;       // not answering, but connected: working on a long request (or hung)
+    bool busy = false;       // working on a long request (working_on), or connected but not answering (hung)
+    std::string working_on;  // the long request it is working on ("save"), as it says; empty: none
+    int64_t working_since_ns = 0;  // since when (agent clock); the rest is the state as it began
     std::string error;       // why not
     std::string version;
     bool frozen = false;
