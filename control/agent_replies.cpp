@@ -6,13 +6,6 @@
 
 namespace stasis::control {
 
-int64_t realtime_ns() noexcept
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 Reply hello_reply(std::string_view agent, std::initializer_list<std::string_view> capabilities)
 {
     Reply r;

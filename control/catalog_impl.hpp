@@ -9,6 +9,7 @@
 
 #include "sqlite_db.hpp"
 #include "stasis/control/catalog.hpp"
+#include "stasis/realtime.hpp"
 
 namespace stasis::control::detail {
 
@@ -55,9 +56,7 @@ auto guard(F &&fn) -> catalog_result<decltype(fn())>
 
 inline int64_t now_ns()
 {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return realtime_ns();
 }
 
 // The text of a stored enum; an unknown one means a file from a newer Stasis or a damaged one.

@@ -5,14 +5,13 @@
 
 #include "controller_impl.hpp"
 #include "controller_keys.hpp"
+#include "stasis/realtime.hpp"
 
 namespace stasis::control {
 
 int64_t now_ns()
 {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return realtime_ns();
 }
 
 std::string ms_text(int64_t ns)

@@ -2,7 +2,7 @@
 #include <sstream>
 
 #include "controller_impl.hpp"
-#include "stasis/control/agent_replies.hpp"
+#include "stasis/realtime.hpp"
 
 namespace stasis::control {
 

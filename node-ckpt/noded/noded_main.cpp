@@ -17,6 +17,7 @@
 #include "stasis/control/agent_server.hpp"
 #include "stasis/control/agent_security.hpp"
 #include "stasis/control/curve.hpp"
+#include "stasis/realtime.hpp"
 
 namespace {
 
@@ -96,10 +97,7 @@ bool parse_options(int argc, char **argv, options &o)
 
 std::chrono::milliseconds poll_timeout(int64_t due_ns)
 {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    const int64_t now = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - now;
+    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - stasis::realtime_ns();
     return std::chrono::milliseconds(std::clamp<int64_t>(left_ns / 1'000'000, 0, 100));
 }
 

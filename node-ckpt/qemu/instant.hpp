@@ -5,14 +5,11 @@
 #include <cstdint>
 #include <ctime>
 
+#include "stasis/realtime.hpp"
+
 namespace stasis::node {
 
-inline int64_t realtime_ns() noexcept
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using stasis::realtime_ns;
 
 // Returns at once when `ns` is past. TIMER_ABSTIME on CLOCK_REALTIME follows clock steps (chrony, PTP).
 inline void sleep_until_realtime(int64_t ns) noexcept

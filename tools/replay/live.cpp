@@ -24,6 +24,7 @@
 #include "json_writer.hpp"
 #include "stasis/dataplane/pipe_model.hpp"
 #include "stasis/replay/pcap.hpp"
+#include "stasis/realtime.hpp"
 
 namespace stasis::replay {
 
@@ -33,9 +34,7 @@ constexpr int64_t never = std::numeric_limits<int64_t>::max();
 
 int64_t now_ns()
 {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return realtime_ns();
 }
 
 struct frame {

@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "stasis/control.pb.h"
+#include "stasis/realtime.hpp"
 
 namespace stasis::control {
 
-// CLOCK_REALTIME in nanoseconds.
-int64_t realtime_ns() noexcept;
+using stasis::realtime_ns;  // CLOCK_REALTIME in nanoseconds
 
 // `agent` ("stasis-delayd"), this build's version, the capabilities, and the agent's clock now.
 Reply hello_reply(std::string_view agent, std::initializer_list<std::string_view> capabilities);

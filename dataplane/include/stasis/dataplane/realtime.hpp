@@ -1,16 +1,10 @@
-// CLOCK_REALTIME in nanoseconds: the time base of freeze and resume instants across hosts.
+// CLOCK_REALTIME in nanoseconds, as the dataplane names it: the shared definition.
 #pragma once
 
-#include <cstdint>
-#include <ctime>
+#include "stasis/realtime.hpp"
 
 namespace stasis::dataplane {
 
-inline int64_t realtime_ns() noexcept
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using stasis::realtime_ns;
 
 }  // namespace stasis::dataplane
