@@ -12,6 +12,8 @@ namespace {
 
 // A guest thread's cancellable sleep ends this early; the backend sleeps the rest precisely.
 constexpr int64_t precise_sleep_ns = 2'000'000;
+// A stop lands within the backend's stop timeout; a later one read from a manifest is not trusted.
+constexpr int64_t max_stop_lateness_ns = 1'000'000'000;
 
 ctl::Reply failed(ctl::Status s, std::string msg)
 {
@@ -244,10 +246,24 @@ void node_agent::start_resume(int64_t r_ns)
             g.error.clear();
         }
     }
-    _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
-        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
+    // Each guest goes on as long after R as its stop landed after F: the delay nodes hold from F exactly,
+    // so every guest's pause is then R - F, as the network's is, and the experiment resumes as one
+    // timeline shifted by R - F. Resumed at R, a guest whose stop landed 5 ms after F would meet a
+    // network 5 ms behind its own clock (one RTT sample 5 ms long; enough, with a late ACK, for a TCP
+    // loss probe).
+    std::vector<int64_t> at(_guests.size(), r_ns);
+    {
+        std::lock_guard lock(_mu);
+        for (size_t i = 0; i < _guests.size(); i++) {
+            const int64_t late = _guests[i].freeze.landed_ns - _freeze_ns;
+            if (_freeze_ns > 0 && _guests[i].freeze.landed_ns > 0 && late > 0 && late <= max_stop_lateness_ns)
+                at[i] = r_ns + late;
+        }
+    }
+    _threads.start(_guests.size(), [this, at](size_t i, std::stop_token stop) {
+        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, at[i] - precise_sleep_ns))
             return;
-        auto r = _guests[i].backend->resume_at(r_ns);
+        auto r = _guests[i].backend->resume_at(at[i]);
         std::lock_guard lock(_mu);
         if (r)
             _guests[i].resume = *r;

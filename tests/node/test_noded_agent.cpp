@@ -42,6 +42,8 @@ void sleep_until(int64_t t)
 struct guest_log {
     std::atomic<int> freezes{0}, resumes{0}, saves{0}, restores{0}, releases{0};
     std::atomic<bool> fail_freeze{false};
+    std::atomic<int64_t> stop_late_ns{0};  // its stop lands this long after F, as a busy QEMU's does
+    std::atomic<int64_t> resumed_for{0};   // the instant its last resume_at was asked for
     std::string last_disk;
     // How its QEMU ended unasked, as qemu_backend::lost() says it ("" while it runs).
     void set_lost(std::string why)
@@ -72,7 +74,7 @@ public:
     {
         if (_state != guest_state::running)
             return node::fail(node_error::kind::state, _name + " is not running");
-        sleep_until(f);
+        sleep_until(f + _log.stop_late_ns);
         if (_log.fail_freeze)
             return node::fail(node_error::kind::closed, "QEMU for " + _name + " exited");
         ++_log.freezes;
@@ -104,6 +106,7 @@ public:
     {
         if (_state != guest_state::frozen)
             return node::fail(node_error::kind::state, _name + " is not frozen");
+        _log.resumed_for = r;
         sleep_until(r);
         ++_log.resumes;
         _state = guest_state::running;
@@ -322,6 +325,44 @@ TEST_F(noded_agent_test, abort_before_f_still_freezes_at_f_and_resumes_at_r)
     EXPECT_EQ(host.logs["g1"].freezes, 1);
     EXPECT_EQ(host.logs["g2"].resumes, 1);
     EXPECT_EQ(a->phase(), node_phase::running);
+}
+
+// A guest whose stop landed late after F goes on as late after R, so that its pause is R - F, as the
+// network's: one timeline for the whole experiment. From the live freeze and from a loaded snapshot.
+TEST_F(noded_agent_test, a_guest_that_stopped_late_resumes_as_late_after_r)
+{
+    const std::string path = dir + "/c1/n1";
+    constexpr int64_t late = 8'000'000, slack = 4'000'000;
+    {
+        auto a = make_agent();
+        ASSERT_TRUE(a->start_guests());
+        host.logs["g1"].stop_late_ns = late;
+        const int64_t f = now_ns() + 20'000'000;
+        ASSERT_EQ(prepare(*a, "c1", f).status(), ctl::OK);
+        ASSERT_TRUE(wait_event(*a, ctl::Event::FROZEN));
+        ASSERT_EQ(save(*a, path).status(), ctl::OK);
+        const int64_t r = now_ns() + 30'000'000;
+        ASSERT_EQ(thaw(*a, r).status(), ctl::OK);
+        ASSERT_TRUE(wait_event(*a, ctl::Event::RESUMED));
+        const int64_t g1 = host.logs["g1"].resumed_for - r, g2 = host.logs["g2"].resumed_for - r;
+        std::printf("[live] stop of g1 %lld us late, resumed %lld us after R; g2 %lld us after R\n",
+                    (long long)(late / 1000), (long long)(g1 / 1000), (long long)(g2 / 1000));
+        EXPECT_GE(g1, late);
+        EXPECT_LT(g1, late + slack);
+        EXPECT_GE(g2, 0);
+        EXPECT_LT(g2, slack);
+    }
+    host.logs["g1"].stop_late_ns = 0;
+    auto b = make_agent();  // a new daemon loads c1: the lateness comes from its manifest
+    ASSERT_EQ(load(*b, path).status(), ctl::OK);
+    const int64_t r = now_ns() + 30'000'000;
+    ASSERT_EQ(thaw(*b, r).status(), ctl::OK);
+    ASSERT_TRUE(wait_event(*b, ctl::Event::RESUMED));
+    const int64_t g1 = host.logs["g1"].resumed_for - r, g2 = host.logs["g2"].resumed_for - r;
+    EXPECT_GE(g1, late);
+    EXPECT_LT(g1, late + slack);
+    EXPECT_GE(g2, 0);
+    EXPECT_LT(g2, slack);
 }
 
 TEST_F(noded_agent_test, abort_after_save_removes_the_directory_and_resumes)
