@@ -335,14 +335,19 @@ class Demo:
         self.a, self.b = ex.agents["gA"], ex.agents["gB"]
         self.rtt_cfg_ns = 2 * duration_ns(args.delay) + 2 * 8 * 60 * 1_000_000_000 // rate_bps(args.rate)
         self.failures: list[str] = []
+        # Failed claims that are bounds on time (a guest clock's step, an RTT maximum), which a host that
+        # holds a vCPU can miss while every count holds; the e2e test measures such a miss once more.
+        self.timing_failures: list[str] = []
         self.windows: list[dict] = []
         self.at_checkpoint: dict[str, dict] = {}  # the guests' snapshot taken just before each checkpoint
         self.freeze_of: dict[str, int] = {}       # each checkpoint's F (controller clock)
         self.last_link: dict = {}                 # the delay node's counters at the end of the last window
 
-    def check(self, ok: bool, text: str) -> None:
+    def check(self, ok: bool, text: str, timing: bool = False) -> None:
         if not ok:
             self.failures.append(text)
+            if timing:
+                self.timing_failures.append(text)
         self.say(f"  {'ok  ' if ok else 'FAIL'} {text}")
 
     def snapshot(self) -> dict:
@@ -509,7 +514,7 @@ class Demo:
                        f"{w['name']}: {n} guest clock's largest step {worst:.3f} ms over {c['seconds']:.2f} s "
                        f"({c['steps_over_1ms']} > 1 ms), expected < {self.args.clock_step_ms} ms (control: "
                        f"{max(cc['max_mono_step_ms'], cc['max_real_step_ms']):.3f} ms over {cc['seconds']:.2f} s, "
-                       f"{cc['steps_over_1ms']} > 1 ms)")
+                       f"{cc['steps_over_1ms']} > 1 ms)", timing=True)
         r, cfg = w["rtt_near_cut_ms"], self.rtt_cfg_ns / 1e6
         hi = cfg + self.args.rtt_tolerance_ms
         pauses = [(int(x["resume_ns"]) - int(x["freeze_ns"])) / 1e6 for x in w["reports"]
@@ -525,7 +530,7 @@ class Demo:
                    f"{w['name']}: RTT probes sent within {RTT_NEAR_NS / 1e6:.0f} ms of F: {r.get('samples')} samples, "
                    f"{r.get('lost')} lost, {r.get('min')}..{r.get('max')} ms; expected none lost and at most {hi:.1f} ms "
                    f"(configured {cfg:.3f} ms + {self.args.rtt_tolerance_ms} ms of TCG noise; control window max "
-                   f"{control['rtt_ms'].get('max')} ms)")
+                   f"{control['rtt_ms'].get('max')} ms)", timing=r["samples"] > 0 and r["lost"] == 0)
 
     # --- the operations ---------------------------------------------------------------------------------
     def op_checkpoint(self):
@@ -617,6 +622,7 @@ def main(argv) -> int:
     if demo is not None:
         out["windows"] = demo.windows
         out["failures"] = demo.failures
+        out["timing_failures"] = demo.timing_failures
     ok = not out.get("failures")
     out["ok"] = ok
     if args.json:

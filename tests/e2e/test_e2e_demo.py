@@ -11,20 +11,17 @@ import subprocess
 import sys
 
 
-def main(demo: str, build: str) -> int:
-    if os.geteuid() != 0 or not shutil.which("qemu-system-x86_64"):
-        print("skipped: needs root and qemu-system-x86_64")
-        return 77
+def run(demo: str, build: str, attempt: int) -> tuple[list[str], bool]:
+    """One run of the demo, judged: the failed claims, and whether each is a bound on time only."""
     cp = subprocess.run([sys.executable, demo, "--json", "--build", build], capture_output=True, text=True,
                         timeout=560)
     sys.stderr.write(cp.stderr)
     try:
         doc = json.loads(cp.stdout)
     except ValueError:
-        print(f"FAIL: the demo printed no JSON document (exit {cp.returncode}):\n{cp.stdout}")
-        return 1
+        return [f"the demo printed no JSON document (exit {cp.returncode}):\n{cp.stdout}"], False
     # The whole document next to meson's logs, for a look after a failure.
-    keep = os.path.join(build, "meson-logs", "e2e-demo.json")
+    keep = os.path.join(build, "meson-logs", "e2e-demo.json" if attempt == 1 else f"e2e-demo.{attempt}.json")
     try:
         with open(keep, "w") as f:
             f.write(cp.stdout)
@@ -52,11 +49,26 @@ def main(demo: str, build: str) -> int:
                   f"{int(c.get('lateness_max_ns', 0)) / 1e6:.1f} ms")
     end = doc.get("end", {})
     print(f"end: {end}")
+    timing_only = bool(doc.get("failures")) and not failed and set(doc["failures"]) <= set(doc.get("timing_failures", []))
     failed += doc.get("failures", [])
     if doc.get("ok") is not True or cp.returncode != 0:
         failed.append(f"demo exit status {cp.returncode}, ok={doc.get('ok')}; expected 0 and true")
     for f in failed:
         print(f"FAIL: {f}")
+    return failed, timing_only
+
+
+def main(demo: str, build: str) -> int:
+    if os.geteuid() != 0 or not shutil.which("qemu-system-x86_64"):
+        print("skipped: needs root and qemu-system-x86_64")
+        return 77
+    failed, timing_only = run(demo, build, 1)
+    if failed and timing_only:
+        # Every count held (stream, retransmissions, losses, exits) and only a bound on time was missed:
+        # on a shared host a held vCPU reads as a guest clock step or a late RTT. Measured once more; a
+        # second miss fails. A pause the guests saw would step by R-F (>= 500 ms) in every run.
+        print(f"only bounds on time were missed ({len(failed) - 1}); measuring the whole demo once more")
+        failed, _ = run(demo, build, 2)
     print("PASS" if not failed else f"{len(failed)} failure(s)")
     return 0 if not failed else 1
 
