@@ -3,6 +3,7 @@
 #include "stasis/control/agent_replies.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace stasis::noded {
 
@@ -12,8 +13,14 @@ namespace {
 
 // A guest thread's cancellable sleep ends this early; the backend sleeps the rest precisely.
 constexpr int64_t precise_sleep_ns = 2'000'000;
-// A stop lands within the backend's stop timeout; a later one read from a manifest is not trusted.
-constexpr int64_t max_stop_lateness_ns = 1'000'000'000;
+
+// "+5.21 ms"
+std::string offset_text(int64_t ns)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%+.2f ms", double(ns) / 1e6);
+    return s;
+}
 
 ctl::Reply failed(ctl::Status s, std::string msg)
 {
@@ -246,24 +253,14 @@ void node_agent::start_resume(int64_t r_ns)
             g.error.clear();
         }
     }
-    // Each guest goes on as long after R as its stop landed after F: the delay nodes hold from F exactly,
-    // so every guest's pause is then R - F, as the network's is, and the experiment resumes as one
-    // timeline shifted by R - F. Resumed at R, a guest whose stop landed 5 ms after F would meet a
-    // network 5 ms behind its own clock (one RTT sample 5 ms long; enough, with a late ACK, for a TCP
-    // loss probe).
-    std::vector<int64_t> at(_guests.size(), r_ns);
-    {
-        std::lock_guard lock(_mu);
-        for (size_t i = 0; i < _guests.size(); i++) {
-            const int64_t late = _guests[i].freeze.landed_ns - _freeze_ns;
-            if (_freeze_ns > 0 && _guests[i].freeze.landed_ns > 0 && late > 0 && late <= max_stop_lateness_ns)
-                at[i] = r_ns + late;
-        }
-    }
-    _threads.start(_guests.size(), [this, at](size_t i, std::stop_token stop) {
-        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, at[i] - precise_sleep_ns))
+    // Every guest goes on at R, as the delay nodes do. Its pause differs from R - F by its cont's latency
+    // minus its stop's (each 1-6 ms under TCG here, so they partly cancel); resuming it as long after R
+    // as its stop landed after F measured worse (stop F+2.0 ms, RESUME R+7.0 ms: 5 ms off; docs/NODE.md).
+    // The RESUMED event says both, guest by guest.
+    _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
+        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
             return;
-        auto r = _guests[i].backend->resume_at(at[i]);
+        auto r = _guests[i].backend->resume_at(r_ns);
         std::lock_guard lock(_mu);
         if (r)
             _guests[i].resume = *r;
@@ -306,10 +303,18 @@ std::vector<ctl::Event> node_agent::tick()
         for (const auto &g : _guests)
             if (!g.error.empty())
                 errors += (errors.empty() ? "" : "; ") + g.def.name + ": " + g.error;
-        if (errors.empty())
-            out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns) + lost_text()));
-        else
+        if (errors.empty()) {
+            // When each guest went on, against R, and when its stop had landed, against F.
+            std::string when;
+            for (const auto &g : _guests)
+                if (g.resume.landed_ns)
+                    when += (when.empty() ? "" : ", ") + g.def.name + " R" + offset_text(g.resume.landed_ns - _resume_ns) +
+                            (g.freeze.landed_ns && _freeze_ns ? " (stopped F" + offset_text(g.freeze.landed_ns - _freeze_ns) + ")" : "");
+            out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns) +
+                                                         (when.empty() ? "" : ": " + when) + lost_text()));
+        } else {
             out.push_back(event(ctl::Event::FAILED, "resume failed: " + errors + lost_text()));
+        }
         _resume_ns = 0;
     }
     // A QEMU that dies between operations is told at once (a dying one during an operation, by it).
