@@ -2,6 +2,7 @@
 // the operation log around them.
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 
@@ -20,6 +21,15 @@ void controller::impl::say(const std::string &line) const
     std::lock_guard l(say_mu);
     opt.progress(stamp + line);
 }
+
+namespace {
+
+// After R, a node agent's guests go on when their cont lands (2.6-12 ms measured; docs/NODE.md).
+constexpr int64_t resume_margin_ns = 50'000'000;
+// A resume further ahead was scheduled on purpose (stasis thaw --at): the operation is refused.
+constexpr int64_t max_resume_wait_ns = 10'000'000'000;
+
+}  // namespace
 
 void controller::impl::probe(std::vector<agent_conn> &agents, xp::OpReport &report)
 {
@@ -51,6 +61,37 @@ void controller::impl::probe(std::vector<agent_conn> &agents, xp::OpReport &repo
             throw op_failure(m + ": refusing; fix the agents' clocks (NTP/PTP) or force");
         say("warning: " + m + "; going on because forced");
     }
+    wait_for_resumes(agents);
+}
+
+void controller::impl::wait_for_resumes(std::vector<agent_conn> &agents)
+{
+    std::mutex mu;
+    int64_t latest = 0;  // our clock
+    std::string who;
+    each(agents, [&](agent_conn &a) -> std::string {
+        Request q;
+        q.mutable_freeze_status();
+        Reply r;
+        if (call(a, q, &r).empty() && r.has_freeze() && r.freeze().resume_ns() > 0) {
+            const int64_t at = r.freeze().resume_ns() - a.report->offset_ns();
+            std::lock_guard l(mu);
+            if (at > latest) {
+                latest = at;
+                who = a.spec->name();
+            }
+        }
+        return {};  // not this step's failure: the next request to that agent says what is wrong
+    });
+    const int64_t wait = latest + resume_margin_ns - now_ns();
+    if (latest == 0 || wait <= 0)
+        return;
+    if (wait > max_resume_wait_ns)
+        throw op_failure(who + " resumes at " + format_utc_ns(latest) + ", in " + ms_text(wait - resume_margin_ns) +
+                         " (a thaw scheduled ahead): run this after it");
+    say("waiting " + ms_text(wait) + " for " + who + "'s resume at " + format_utc_ns(latest) +
+        " (the last operation's R) to land");
+    std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
 }
 
 int64_t controller::impl::lead_ns(const xp::OpReport &report) const

@@ -410,6 +410,36 @@ TEST_F(Controller, status_shows_an_agent_that_is_saving)
     EXPECT_TRUE(contains(render_status_json(st), "\"busy\":true,\"working_on\":\"save\"")) << render_status_json(st);
 }
 
+// A command right after a checkpoint meets agents whose resume at R is still ahead (the first command
+// returned once they had it scheduled); they refuse a Prepare until then, so the second waits for R.
+TEST_F(Controller, a_checkpoint_right_after_one_waits_for_its_resume)
+{
+    add_agent("d1", 1 * ms_ns);
+    add_agent("d2", 0);
+    auto first = make();
+    const auto r1 = first->checkpoint();
+    ASSERT_TRUE(r1.ok()) << render_report(r1);
+    ASSERT_GT(r1.resume_ns(), realtime_now_ns()) << "the resume landed already: nothing to test";
+    std::vector<std::string> said;
+    controller_options o;
+    o.progress = [&](const std::string &line) { said.push_back(line); };
+    auto second = make(o);
+    const auto r2 = second->checkpoint();
+    ASSERT_TRUE(r2.ok()) << render_report(r2);
+    EXPECT_GT(r2.freeze_ns(), r1.resume_ns());
+    EXPECT_TRUE(std::ranges::any_of(said, [](const std::string &l) { return contains(l, "(the last operation's R) to land"); }));
+
+    // A resume scheduled far ahead on purpose is not waited for: the operation says why it does not run.
+    ASSERT_TRUE(second->checkpoint(true).ok());  // stays frozen
+    controller_options later;
+    later.lead_ms = 20'000;
+    const auto t = make(later)->thaw();  // R in 20 s
+    ASSERT_TRUE(t.ok()) << render_report(t);
+    const auto r3 = make()->checkpoint();
+    EXPECT_FALSE(r3.ok());
+    EXPECT_TRUE(contains(r3.message(), "(a thaw scheduled ahead): run this after it")) << r3.message();
+}
+
 TEST_F(Controller, silent_agent_fails_before_a_checkpoint_begins)
 {
     budget.timeout_ms = 100;
