@@ -72,8 +72,9 @@ struct controller::impl {
     void probe(std::vector<agent_conn> &agents, xp::OpReport &report);
     // Waits until every agent's scheduled resume (the last operation's R, which the agents may not have
     // reached: that command returned once they had it) has landed, so that a Prepare is not refused;
-    // throws op_failure when one is further ahead than max_resume_wait. After probe (offsets).
-    void wait_for_resumes(std::vector<agent_conn> &agents);
+    // throws op_failure when one is further ahead than max_resume_wait. After probe (offsets); the wait is
+    // the report's phase "wait for R".
+    void wait_for_resumes(std::vector<agent_conn> &agents, xp::OpReport &report);
     int64_t lead_ns(const xp::OpReport &report) const;
     // F = now + lead, into the report.
     int64_t choose_freeze(xp::OpReport &report);

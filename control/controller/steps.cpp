@@ -33,38 +33,40 @@ constexpr int64_t max_resume_wait_ns = 10'000'000'000;
 
 void controller::impl::probe(std::vector<agent_conn> &agents, xp::OpReport &report)
 {
-    phase_timer t(report, "probe");
-    auto failed = each(agents, [&](agent_conn &a) -> std::string {
-        auto c = probe_clock(*a.client, int(x().probes()), timeout(), int(x().tries()));
-        if (!c)
-            return a.spec->name() + ": " + c.error().message;
-        a.report->set_offset_ns(c->offset_ns);
-        a.report->set_rtt_ns(c->rtt_ns);
-        return {};
-    });
-    if (!failed.empty())
-        throw op_failure("clock probe failed: " + failed.front());
-    std::vector<clock_estimate> clocks;
-    for (const auto &a : agents)
-        clocks.push_back({a.report->offset_ns(), a.report->rtt_ns(), 1});
-    const skew_summary s = summarize(clocks);
-    report.set_skew_ns(s.skew_ns);
-    report.set_skew_bound_ns(s.bound_ns);
-    report.set_max_rtt_ns(s.max_rtt_ns);
-    say("probe: " + std::to_string(agents.size()) + " agent(s), skew " + us_text(s.skew_ns) + " (bound " +
-        us_text(s.bound_ns) + "), worst round trip " + us_text(s.max_rtt_ns));
-    const int64_t budget = int64_t(x().skew_budget_us()) * 1000;
-    if (s.bound_ns > budget) {
-        const std::string m = "clock skew bound " + us_text(s.bound_ns) + " is over the budget of " +
-                              us_text(budget) + " (skew_budget_us)";
-        if (!opt.force)
-            throw op_failure(m + ": refusing; fix the agents' clocks (NTP/PTP) or force");
-        say("warning: " + m + "; going on because forced");
+    {
+        phase_timer t(report, "probe");
+        auto failed = each(agents, [&](agent_conn &a) -> std::string {
+            auto c = probe_clock(*a.client, int(x().probes()), timeout(), int(x().tries()));
+            if (!c)
+                return a.spec->name() + ": " + c.error().message;
+            a.report->set_offset_ns(c->offset_ns);
+            a.report->set_rtt_ns(c->rtt_ns);
+            return {};
+        });
+        if (!failed.empty())
+            throw op_failure("clock probe failed: " + failed.front());
+        std::vector<clock_estimate> clocks;
+        for (const auto &a : agents)
+            clocks.push_back({a.report->offset_ns(), a.report->rtt_ns(), 1});
+        const skew_summary s = summarize(clocks);
+        report.set_skew_ns(s.skew_ns);
+        report.set_skew_bound_ns(s.bound_ns);
+        report.set_max_rtt_ns(s.max_rtt_ns);
+        say("probe: " + std::to_string(agents.size()) + " agent(s), skew " + us_text(s.skew_ns) + " (bound " +
+            us_text(s.bound_ns) + "), worst round trip " + us_text(s.max_rtt_ns));
+        const int64_t budget = int64_t(x().skew_budget_us()) * 1000;
+        if (s.bound_ns > budget) {
+            const std::string m = "clock skew bound " + us_text(s.bound_ns) + " is over the budget of " +
+                                  us_text(budget) + " (skew_budget_us)";
+            if (!opt.force)
+                throw op_failure(m + ": refusing; fix the agents' clocks (NTP/PTP) or force");
+            say("warning: " + m + "; going on because forced");
+        }
     }
-    wait_for_resumes(agents);
+    wait_for_resumes(agents, report);
 }
 
-void controller::impl::wait_for_resumes(std::vector<agent_conn> &agents)
+void controller::impl::wait_for_resumes(std::vector<agent_conn> &agents, xp::OpReport &report)
 {
     std::mutex mu;
     int64_t latest = 0;  // our clock
@@ -91,6 +93,7 @@ void controller::impl::wait_for_resumes(std::vector<agent_conn> &agents)
                          " (a thaw scheduled ahead): run this after it");
     say("waiting " + ms_text(wait) + " for " + who + "'s resume at " + format_utc_ns(latest) +
         " (the last operation's R) to land");
+    phase_timer t(report, "wait for R");  // its own phase: the probe's stays the probe's
     std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
 }
 

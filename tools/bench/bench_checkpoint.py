@@ -84,11 +84,16 @@ def main():
             f.write('name: "bench"\ncatalog: "catalog.db"\nskew_budget_us: 20000\n' + "".join(
                 f'agent {{ name: "d{i + 1}" endpoint: "{s}" snapshot_dir: "snaps" }}\n' for i, s in enumerate(socks)))
         phases, rtts, extra, leads, saved, writes, spreads, skews = {}, [], [], [], [], [], [], []
+        resume_ns = 0
         for _ in range(a.rounds):
+            # Each round from a settled experiment: after the last round's R (else the controller's
+            # "wait for R" phase would be in this round's command -> F).
+            time.sleep(max(0.0, (resume_ns - time.time_ns()) / 1e9 + 0.1))
             r = subprocess.run([cli, "checkpoint", exp, "--json", "--quiet"], capture_output=True, text=True)
             if r.returncode != 0:
                 raise SystemExit(f"stasis checkpoint failed:\n{r.stdout}{r.stderr}")
             rep = json.loads(r.stdout)
+            resume_ns = int(rep.get("resume_ns", 0))
             for ph in rep["phases"]:
                 phases.setdefault(ph["name"], []).append(int(ph["duration_ns"]))
             rtts.append(max(int(x["rtt_ns"]) for x in rep["agents"]))

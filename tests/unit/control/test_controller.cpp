@@ -427,6 +427,7 @@ TEST_F(Controller, a_checkpoint_right_after_one_waits_for_its_resume)
     const auto r2 = second->checkpoint();
     ASSERT_TRUE(r2.ok()) << render_report(r2);
     EXPECT_GT(r2.freeze_ns(), r1.resume_ns());
+    EXPECT_EQ(phases(r2), (std::vector<std::string>{"probe", "wait for R", "prepare", "freeze", "save", "commit", "resume"}));
     EXPECT_TRUE(std::ranges::any_of(said, [](const std::string &l) { return contains(l, "(the last operation's R) to land"); }));
 
     // A resume scheduled far ahead on purpose is not waited for: the operation says why it does not run.

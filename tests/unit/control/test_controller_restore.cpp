@@ -145,7 +145,9 @@ TEST_F(ControllerRestore, timetravel_while_running_freezes_then_loads_with_disca
     EXPECT_EQ(r.checkpoint(), "c1");
     EXPECT_EQ(r.branch(), "b1");
     EXPECT_EQ(r.message(), "back at c1 on new branch b1; running");
-    EXPECT_EQ(phases(r), (std::vector<std::string>{"probe", "prepare", "freeze", "load", "resume"}));
+    auto ph = phases(r);
+    std::erase(ph, "wait for R");  // c2's resume may still be ahead (Controller.a_checkpoint_right_after_...)
+    EXPECT_EQ(ph, (std::vector<std::string>{"probe", "prepare", "freeze", "load", "resume"}));
     const std::string present = "timetravel-" + std::to_string(last_op(*c).id);
     for (const auto &a : agents) {
         SCOPED_TRACE(a->name());
