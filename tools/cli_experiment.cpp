@@ -215,6 +215,25 @@ constexpr const char *exp_help =
     "EXP is an experiment file (docs/CONTROLLER.md): its agents, their endpoints and keys, where they\n"
     "save, the catalog, and the checkpoint's budgets.\n";
 
+constexpr const char *status_help =
+    "EXP is an experiment file (docs/CONTROLLER.md).\n"
+    "\n"
+    "Prints the experiment's state, branch and head, any unfinished operation, and one line an agent:\n"
+    "its role, endpoint, state, checkpoint, clock offset and round trip, and the frames it holds.\n"
+    "Agent states:\n"
+    "  running      not frozen\n"
+    "  frozen       frozen (for the checkpoint shown), not saved yet\n"
+    "  saved        frozen and saved (or loaded from a snapshot)\n"
+    "  saving, loading, releasing\n"
+    "               working on that long request; its state as it began is on a line below, with\n"
+    "               how long it has been at it\n"
+    "  busy         connected but not answering: hung, or an agent from before the answers above\n"
+    "  down         nothing answers the connection (the error says why)\n"
+    "  released     swapped out: its daemon is gone\n"
+    "Options:\n"
+    "  --json  one JSON document (agents[]: reachable, busy, working_on, working_since_ns, frozen,\n"
+    "          saved, checkpoint, offset_ns, rtt_ns, held_packets, lost[], error)\n";
+
 }  // namespace
 
 #define STASIS_OP_OPTIONS                                                                            \
@@ -271,7 +290,7 @@ const command status_command = {
     .name = "status",
     .summary = "The experiment as the catalog and its agents see it.",
     .synopsis = "EXP [--json]",
-    .help = exp_help,
+    .help = status_help,
     .run = run_status,
 };
 
