@@ -106,6 +106,7 @@ size_t agent_server::poll_once(std::chrono::milliseconds timeout)
         std::vector<zmq::message_t> frames;
         if (!_held.empty()) {
             frames = std::move(_held.front().frames);
+            _held_bytes -= _held.front().bytes;
             _held.pop_front();
         } else if (!receive(frames)) {
             break;
@@ -218,17 +219,24 @@ Reply agent_server::run_long(const Request &request, const std::string &peer, co
         b.freeze.mutable_freeze()->set_working_on(work);
         b.freeze.mutable_freeze()->set_working_since_ns(since);
     }
-    // The socket passes to the helper and back: std::thread's start and join order every access.
+    // The socket passes to the helper and back: the thread's start and join order every access. The
+    // guard takes it back however the handler ends.
     std::thread helper([this, &b] {
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals stay with the owner's thread, as before
         serve_while_busy(b);
     });
-    Reply reply = dispatch(request);
-    b.done.store(true, std::memory_order_release);
-    helper.join();
-    return reply;
+    struct take_back {
+        busy_work &b;
+        std::thread &t;
+        ~take_back()
+        {
+            b.done.store(true, std::memory_order_release);
+            t.join();
+        }
+    } guard{b, helper};
+    return dispatch(request);
 }
 
 void agent_server::serve_while_busy(busy_work &b)
@@ -304,10 +312,14 @@ void agent_server::answer_while_busy(busy_work &b, std::vector<zmq::message_t> &
             return;
         }
     }
-    if (_held.size() >= _options.held_max) {
+    size_t bytes = 0;
+    for (const auto &f : frames)
+        bytes += f.size();
+    if (_held.size() >= _options.held_max || _held_bytes + bytes > _options.held_bytes_max) {
         if (routed) {
             Reply busy = make_reply(BUSY, "the agent is working on a long request and holds " +
-                                              std::to_string(_held.size()) + " others already; try again later");
+                                              std::to_string(_held.size()) + " others (" + std::to_string(_held_bytes) +
+                                              " bytes) already; try again later");
             busy.set_request_id(h.request_id);
             send(routed->route, encode(busy));
         }
@@ -315,6 +327,8 @@ void agent_server::answer_while_busy(busy_work &b, std::vector<zmq::message_t> &
     }
     ++_counters.held;
     h.frames = std::move(frames);
+    h.bytes = bytes;
+    _held_bytes += bytes;
     _held.push_back(std::move(h));
 }
 

@@ -254,6 +254,29 @@ TEST(busy_agent, more_held_requests_than_the_limit_are_answered_busy)
     EXPECT_EQ(a.after_save(), (std::vector<std::string>{"link_show"}));
 }
 
+// The bytes held are bounded too (a peer may send large requests): past the bound, BUSY at once.
+TEST(busy_agent, more_held_bytes_than_the_limit_are_answered_busy)
+{
+    zmq::context_t ctx;
+    server_options options;
+    options.held_bytes_max = 8;  // smaller than any request
+    saving_agent a(ctx, options);
+    a.spawn([&] {
+        agent_client c(ctx, a.agent.endpoint());
+        EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
+    });
+    ASSERT_TRUE(wait_until([&] { return a.saving.load(); }));
+    agent_client c(ctx, a.agent.endpoint());
+    Request q;
+    q.mutable_link_show();
+    auto r = c.call(q, 2000ms, 1);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status(), BUSY);
+    EXPECT_NE(r->message().find("holds 0 others (0 bytes)"), std::string::npos) << r->message();
+    EXPECT_TRUE(a.saving);
+    EXPECT_EQ(a.agent.counters().held, 0u);
+}
+
 // The control for the tests above: with no request taken as long, a saving agent answers nothing.
 TEST(busy_agent, without_long_requests_a_saving_agent_is_silent)
 {

@@ -78,7 +78,8 @@ struct server_options {
     std::function<void(const std::string &)> log = nullptr;
     // Which requests are long (see the top of this file); empty: none.
     long_request_filter long_request = default_long_request;
-    size_t held_max = 4096;  // requests held during one; more are answered BUSY
+    size_t held_max = 4096;               // requests held during one; more are answered BUSY,
+    size_t held_bytes_max = 64 << 20;     // as are those past this many bytes held
 };
 
 // What the server counted; for logs and tests.
@@ -135,6 +136,7 @@ private:
         std::vector<zmq::message_t> frames;
         std::string peer;
         uint64_t request_id = 0;  // 0: never a retry of another
+        size_t bytes = 0;
     };
     struct busy_work;
 
@@ -155,6 +157,7 @@ private:
     reply_cache _cache;
     std::vector<std::string> _subscribers;  // routing ids of the peers that asked for events
     std::deque<held_request> _held;          // held during a long request, handled next
+    size_t _held_bytes = 0;
     server_counters _counters;
     std::atomic<bool> _stop{false};
     static_assert(std::atomic<bool>::is_always_lock_free, "stop() must be async-signal-safe");
