@@ -36,6 +36,13 @@ std::string op_name(const Request &r)
     return std::string(Request::GetDescriptor()->FindFieldByNumber(r.op_case())->name());
 }
 
+Request save_request()
+{
+    Request r;
+    r.mutable_save()->set_path("/snap/s1");
+    return r;
+}
+
 // A frozen agent whose Save runs until the test lets it finish (or 10 s pass).
 struct saving_agent {
     explicit saving_agent(zmq::context_t &ctx, server_options options = {})
@@ -58,6 +65,15 @@ struct saving_agent {
         for (auto &t : threads)
             if (t.joinable())
                 t.join();
+    }
+    // A client's Save, answered when the test lets it finish; true once the handler is in it.
+    bool start_save(zmq::context_t &ctx)
+    {
+        spawn([this, &ctx] {
+            agent_client c(ctx, agent.endpoint());
+            EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
+        });
+        return wait_until([this] { return saving.load(); });
     }
 
     Reply handle(const Request &r)
@@ -100,13 +116,6 @@ struct saving_agent {
     std::vector<std::thread> threads;
     fake_agent agent;
 };
-
-Request save_request()
-{
-    Request r;
-    r.mutable_save()->set_path("/snap/s1");
-    return r;
-}
 
 TEST(busy_agent, answers_hello_clock_probe_and_freeze_status_while_it_saves)
 {
@@ -165,11 +174,7 @@ TEST(busy_agent, holds_other_requests_and_handles_each_once_after_it_in_order)
     zmq::context_t ctx;
     std::atomic<int> answered{0};
     saving_agent a(ctx);
-    a.spawn([&] {
-        agent_client c(ctx, a.agent.endpoint());
-        EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
-    });
-    ASSERT_TRUE(wait_until([&] { return a.saving.load(); }));
+    ASSERT_TRUE(a.start_save(ctx));
 
     // Plain calls that retry every 100 ms: each retry of a held request is dropped, not held again.
     auto ask = [&ctx, &answered, endpoint = a.agent.endpoint()](Request q, std::string want) {
@@ -226,11 +231,7 @@ TEST(busy_agent, more_held_requests_than_the_limit_are_answered_busy)
     options.held_max = 1;
     call_result held;
     saving_agent a(ctx, options);
-    a.spawn([&] {
-        agent_client c(ctx, a.agent.endpoint());
-        EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
-    });
-    ASSERT_TRUE(wait_until([&] { return a.saving.load(); }));
+    ASSERT_TRUE(a.start_save(ctx));
     a.spawn([&] {
         agent_client c(ctx, a.agent.endpoint());
         Request q;
@@ -261,11 +262,7 @@ TEST(busy_agent, more_held_bytes_than_the_limit_are_answered_busy)
     server_options options;
     options.held_bytes_max = 8;  // smaller than any request
     saving_agent a(ctx, options);
-    a.spawn([&] {
-        agent_client c(ctx, a.agent.endpoint());
-        EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
-    });
-    ASSERT_TRUE(wait_until([&] { return a.saving.load(); }));
+    ASSERT_TRUE(a.start_save(ctx));
     agent_client c(ctx, a.agent.endpoint());
     Request q;
     q.mutable_link_show();
@@ -284,11 +281,7 @@ TEST(busy_agent, without_long_requests_a_saving_agent_is_silent)
     server_options options;
     options.long_request = nullptr;
     saving_agent a(ctx, options);
-    a.spawn([&] {
-        agent_client c(ctx, a.agent.endpoint());
-        EXPECT_TRUE(c.call_long(save_request(), long_call{.patience = 20'000ms}));
-    });
-    ASSERT_TRUE(wait_until([&] { return a.saving.load(); }));
+    ASSERT_TRUE(a.start_save(ctx));
     agent_client b(ctx, a.agent.endpoint());
     Request q;
     q.mutable_hello();
