@@ -43,6 +43,18 @@ Request save_request()
     return r;
 }
 
+// One try of a request (`set` picks its operation) from a client of its own.
+call_result ask_once(zmq::context_t &ctx, const std::string &endpoint, void (*set)(Request &),
+                     std::chrono::milliseconds timeout)
+{
+    agent_client c(ctx, endpoint);
+    Request q;
+    set(q);
+    return c.call(q, timeout, 1);
+}
+void link_show(Request &q) { q.mutable_link_show(); }
+void link_stats(Request &q) { q.mutable_link_stats(); }
+
 // A frozen agent whose Save runs until the test lets it finish (or 10 s pass).
 struct saving_agent {
     explicit saving_agent(zmq::context_t &ctx, server_options options = {})
@@ -232,17 +244,9 @@ TEST(busy_agent, more_held_requests_than_the_limit_are_answered_busy)
     call_result held;
     saving_agent a(ctx, options);
     ASSERT_TRUE(a.start_save(ctx));
-    a.spawn([&] {
-        agent_client c(ctx, a.agent.endpoint());
-        Request q;
-        q.mutable_link_show();
-        held = c.call(q, 5000ms, 1);
-    });
+    a.spawn([&] { held = ask_once(ctx, a.agent.endpoint(), link_show, 5000ms); });
     ASSERT_TRUE(wait_until([&] { return a.agent.counters().held == 1; }));
-    agent_client c(ctx, a.agent.endpoint());
-    Request q;
-    q.mutable_link_stats();
-    auto r = c.call(q, 2000ms, 1);
+    auto r = ask_once(ctx, a.agent.endpoint(), link_stats, 2000ms);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status(), BUSY);
     EXPECT_NE(r->message().find("working on a long request"), std::string::npos) << r->message();
@@ -263,10 +267,7 @@ TEST(busy_agent, more_held_bytes_than_the_limit_are_answered_busy)
     options.held_bytes_max = 8;  // smaller than any request
     saving_agent a(ctx, options);
     ASSERT_TRUE(a.start_save(ctx));
-    agent_client c(ctx, a.agent.endpoint());
-    Request q;
-    q.mutable_link_show();
-    auto r = c.call(q, 2000ms, 1);
+    auto r = ask_once(ctx, a.agent.endpoint(), link_show, 2000ms);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status(), BUSY);
     EXPECT_NE(r->message().find("holds 0 others (0 bytes)"), std::string::npos) << r->message();
