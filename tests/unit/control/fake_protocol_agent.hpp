@@ -258,7 +258,7 @@ private:
             return freeze_status();
         if (_s.frozen)
             return fail(INVALID_ARGUMENT, "already frozen");
-        if (_s.resume_ns > clock_ns())  // as stasis-delayd (frozen until R) and stasis-noded (resuming)
+        if (_s.resume_ns > clock_ns())  // as stasis-noded does while its guests are resuming
             return fail(INVALID_ARGUMENT, "cannot freeze: resuming at " + std::to_string(_s.resume_ns));
         if (q.freeze_ns() <= clock_ns())
             return fail(INVALID_ARGUMENT, "the freeze instant has passed");
