@@ -496,32 +496,45 @@ class Demo:
         if w["rtt_near_cut_ms"].get("samples"):
             self.say(f"  RTT probes sent within {RTT_NEAR_NS / 1e6:.0f} ms of F: {w['rtt_near_cut_ms']}")
 
+    @staticmethod
+    def pause_of(w: dict) -> float:
+        """The window's pause R-F in ms (the shortest, if it has several cuts); 0 without one."""
+        pauses = [(int(x["resume_ns"]) - int(x["freeze_ns"])) / 1e6 for x in w["reports"]
+                  if x.get("operation") != "swapin" and int(x.get("resume_ns", 0)) > 0]
+        pause = min(pauses) if pauses else 0.0
+        if w["reports"] and w["reports"][0].get("operation") == "swapout":  # from the swap-out's F to the swap-in's R
+            pause = (int(w["reports"][-1]["resume_ns"]) - int(w["reports"][0]["freeze_ns"])) / 1e6
+        return pause
+
     def judge(self, w: dict, control: dict) -> None:
         s = w["stream"]
         self.check(s["first_bad_offset"] == -1, f"{w['name']}: stream intact at gB: first bad offset "
                                                 f"{s['first_bad_offset']}, expected -1")
         self.check(s["received_after"] > s["received_before"] or w["name"].startswith("timetravel"),
                    f"{w['name']}: stream goes on: {s['received_before']} -> {s['received_after']} bytes")
+        # A step beyond the monitor's own sleep is time the guest did not see pass in its loop.
+        worst = {n: max(w["clock"][n]["max_mono_step_ms"], w["clock"][n]["max_real_step_ms"],
+                        -w["clock"][n]["min_real_step_ms"]) - w["clock"][n]["period_ms"] for n in ("gA", "gB")}
+        # A host that held the guests' CPU (a step over the bound, far below the pause R-F that a seen pause
+        # would show) can let a TCP timer fire: a retransmission in such a window counts as a miss of a
+        # bound on time, which the e2e test measures once more; in any other window it fails outright.
+        stalled = max(worst.values()) >= self.args.clock_step_ms and max(worst.values()) < self.pause_of(w) / 2
         for n in ("gA", "gB"):
             got, ctl = w["retrans"][n], control["retrans"][n]
             extra = {k: got[k] - ctl[k] for k in got if got[k] > ctl[k]}
             self.check(not extra, f"{w['name']}: {n} TCP retransmission counters {got} vs control {ctl}: "
-                                  f"expected none above control, extra {extra or 'none'}")
+                                  f"expected none above control, extra {extra or 'none'}"
+                                  + (" (the guests' CPU was held in this window)" if stalled and extra else ""),
+                       timing=stalled)
             c, cc = w["clock"][n], control["clock"][n]
-            # A step beyond the monitor's own sleep is time the guest did not see pass in its loop.
-            worst = max(c["max_mono_step_ms"], c["max_real_step_ms"], -c["min_real_step_ms"]) - c["period_ms"]
-            self.check(worst < self.args.clock_step_ms,
-                       f"{w['name']}: {n} guest clock's largest step {worst:.3f} ms over {c['seconds']:.2f} s "
+            self.check(worst[n] < self.args.clock_step_ms,
+                       f"{w['name']}: {n} guest clock's largest step {worst[n]:.3f} ms over {c['seconds']:.2f} s "
                        f"({c['steps_over_1ms']} > 1 ms), expected < {self.args.clock_step_ms} ms (control: "
                        f"{max(cc['max_mono_step_ms'], cc['max_real_step_ms']):.3f} ms over {cc['seconds']:.2f} s, "
                        f"{cc['steps_over_1ms']} > 1 ms)", timing=True)
         r, cfg = w["rtt_near_cut_ms"], self.rtt_cfg_ns / 1e6
         hi = cfg + self.args.rtt_tolerance_ms
-        pauses = [(int(x["resume_ns"]) - int(x["freeze_ns"])) / 1e6 for x in w["reports"]
-                  if x.get("operation") != "swapin" and int(x.get("resume_ns", 0)) > 0]
-        pause = min(pauses) if pauses else 0.0
-        if w["reports"][0].get("operation") == "swapout":  # frozen from the swap-out's F to the swap-in's R
-            pause = (int(w["reports"][-1]["resume_ns"]) - int(w["reports"][0]["freeze_ns"])) / 1e6
+        pause = self.pause_of(w)
         w["pause_ms"] = round(pause, 3)
         self.check(pause > hi and pause > self.args.clock_step_ms,
                    f"{w['name']}: the pause R-F {pause:.1f} ms is above the RTT bound {hi:.1f} ms and the clock "
