@@ -85,22 +85,28 @@ agent_server::agent_server(zmq::context_t &ctx, server_options options, request_
         _options.batch = 1;
 }
 
-size_t agent_server::poll_once(std::chrono::milliseconds timeout)
+bool agent_server::poll_sockets(std::chrono::milliseconds timeout)
 {
     zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0},
                                {_zap ? _zap->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    if (zmq::poll(items, _zap ? 2 : 1, timeout) == 0)
+        return false;
+    if (_zap)  // answered first: a handshake waiting on it holds up that peer's requests
+        _counters.auth_refused += _zap->answer_pending();
+    return true;
+}
+
+size_t agent_server::poll_once(std::chrono::milliseconds timeout)
+{
     try {
         // What a long request held is handled first, and without waiting.
-        if (zmq::poll(items, _zap ? 2 : 1, _held.empty() ? timeout : std::chrono::milliseconds(0)) == 0 &&
-            _held.empty())
+        if (!poll_sockets(_held.empty() ? timeout : std::chrono::milliseconds(0)) && _held.empty())
             return 0;
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR)  // a signal, perhaps the one that called stop()
             return 0;
         throw;  // ETERM: the context is going away, the owner is shutting down
     }
-    if (_zap)  // answered first: a handshake waiting on it holds up that peer's requests
-        _counters.auth_refused += _zap->answer_pending();
     size_t handled = 0;
     while (handled < _options.batch && !stopped()) {
         std::vector<zmq::message_t> frames;
@@ -204,6 +210,12 @@ std::string default_long_request(const Request &request)
     }
 }
 
+std::chrono::milliseconds poll_timeout(int64_t due_ns, std::chrono::milliseconds tick)
+{
+    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - realtime_ns();
+    return std::chrono::milliseconds(std::clamp<int64_t>(left_ns / 1'000'000, 0, tick.count()));
+}
+
 Reply agent_server::run_long(const Request &request, const std::string &peer, const std::string &work)
 {
     busy_work b{.peer = peer, .request_id = request.request_id(), .hello = {}, .freeze = {}};
@@ -242,13 +254,9 @@ Reply agent_server::run_long(const Request &request, const std::string &peer, co
 void agent_server::serve_while_busy(busy_work &b)
 {
     while (!b.done.load(std::memory_order_acquire)) {
-        zmq::pollitem_t items[] = {{_socket.handle(), 0, ZMQ_POLLIN, 0},
-                                   {_zap ? _zap->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
         try {
-            if (zmq::poll(items, _zap ? 2 : 1, std::chrono::milliseconds(20)) == 0)
+            if (!poll_sockets(std::chrono::milliseconds(20)))
                 continue;
-            if (_zap)
-                _counters.auth_refused += _zap->answer_pending();
             for (;;) {
                 std::vector<zmq::message_t> frames;
                 if (!receive(frames))

@@ -79,6 +79,12 @@ std::string working_state(std::string work)
     return work + "ing";
 }
 
+// An agent's own state, as far as freezing goes.
+const char *freeze_state(const agent_status &a)
+{
+    return a.frozen ? (a.saved ? "saved" : "frozen") : "running";
+}
+
 std::string seconds_text(int64_t ns)
 {
     char s[32];
@@ -109,8 +115,7 @@ std::string render_status(const experiment_status &st)
                                   : !a.working_on.empty() ? working_state(a.working_on)
                                   : a.busy                ? "busy"
                                   : !a.reachable          ? "down"
-                                  : a.frozen              ? (a.saved ? "saved" : "frozen")
-                                                          : "running";
+                                                          : freeze_state(a);
         snprintf(line, sizeof line, "%-12s %-6s %-26s %-9s %-10s %10s %9s  %s\n", a.agent.c_str(), a.role.c_str(),
                  a.endpoint.c_str(), state.c_str(), a.checkpoint.empty() ? "-" : a.checkpoint.c_str(),
                  a.reachable ? us_text(a.offset_ns).c_str() : "-", a.reachable ? us_text(a.rtt_ns).c_str() : "-",
@@ -119,7 +124,7 @@ std::string render_status(const experiment_status &st)
         if (!a.working_on.empty() && a.working_since_ns)  // its clock: ours plus its offset
             o << "  " << a.agent << ": " << working_state(a.working_on) << " for "
               << seconds_text(realtime_ns() + a.offset_ns - a.working_since_ns) << "; its state as the " << a.working_on
-              << " began: " << (a.frozen ? (a.saved ? "saved" : "frozen") : "running") << "\n";
+              << " began: " << freeze_state(a) << "\n";
         for (const auto &[guest, why] : a.lost)
             o << "  " << a.agent << ": guest " << guest << " is lost: " << why
               << "; its present cannot be saved: go back to a checkpoint (stasis timetravel "

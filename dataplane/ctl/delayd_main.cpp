@@ -1,5 +1,4 @@
 // stasis-delayd: the delay node daemon. EAL arguments come first, ours after "--".
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -19,7 +18,6 @@
 #include "stasis/control/agent_server.hpp"
 #include "stasis/control/curve.hpp"
 #include "stasis/dataplane/config.hpp"
-#include "stasis/dataplane/realtime.hpp"
 
 namespace {
 
@@ -106,13 +104,6 @@ bool parse_options(int argc, char **argv, options &o)
     return true;
 }
 
-// Until the next instant the agent has work at, at most 100 ms.
-std::chrono::milliseconds poll_timeout(int64_t due_ns)
-{
-    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - stasis::dataplane::realtime_ns();
-    return std::chrono::milliseconds(std::clamp<int64_t>(left_ns / 1'000'000, 0, 100));
-}
-
 int serve(delay_node &node, const std::string &endpoint,
           std::optional<stasis::control::curve_server_options> curve)
 {
@@ -138,7 +129,7 @@ int serve(delay_node &node, const std::string &endpoint,
            node.links().size(), node.workers().size(), lcores.c_str(), server.endpoint().c_str());
     fflush(stdout);
     while (!g_stop && !agent.released()) {
-        server.poll_once(poll_timeout(agent.next_due_ns()));
+        server.poll_once(stasis::control::poll_timeout(agent.next_due_ns()));
         for (auto &e : agent.tick())
             server.publish(e);
     }

@@ -17,7 +17,6 @@
 #include "stasis/control/agent_server.hpp"
 #include "stasis/control/agent_security.hpp"
 #include "stasis/control/curve.hpp"
-#include "stasis/realtime.hpp"
 
 namespace {
 
@@ -95,12 +94,6 @@ bool parse_options(int argc, char **argv, options &o)
     return true;
 }
 
-std::chrono::milliseconds poll_timeout(int64_t due_ns)
-{
-    const int64_t left_ns = due_ns == INT64_MAX ? INT64_MAX : due_ns - stasis::realtime_ns();
-    return std::chrono::milliseconds(std::clamp<int64_t>(left_ns / 1'000'000, 0, 100));
-}
-
 int serve(const node_config &cfg, const options &o, std::optional<control::curve_server_options> curve)
 {
     std::optional<stasis::node::qcow2_store> store;
@@ -142,7 +135,7 @@ int serve(const node_config &cfg, const options &o, std::optional<control::curve
         server.publish(e);
     };
     while (!g_stop && !agent.released()) {
-        server.poll_once(poll_timeout(agent.next_due_ns()));
+        server.poll_once(stasis::control::poll_timeout(agent.next_due_ns()));
         for (auto &e : agent.tick())
             publish(e);
     }

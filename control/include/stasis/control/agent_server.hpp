@@ -57,6 +57,11 @@ using long_request_filter = std::function<std::string(const Request &)>;
 // Save, Load and Release.
 std::string default_long_request(const Request &request);
 
+// How long an owner's poll_once may wait: until `due_ns`, its next scheduled work (CLOCK_REALTIME;
+// INT64_MAX: none), and at most `tick`.
+std::chrono::milliseconds poll_timeout(int64_t due_ns,
+                                       std::chrono::milliseconds tick = std::chrono::milliseconds(100));
+
 // The CURVE side of an agent: its own key pair and the controllers' public keys it lets in.
 struct curve_server_options {
     key_pair keys;                     // the agent's; the secret is needed
@@ -140,6 +145,9 @@ private:
     };
     struct busy_work;
 
+    // Waits up to `timeout` for the socket or the ZAP handler's; answers pending handshakes. False:
+    // nothing came. Throws zmq::error_t (EINTR, ETERM).
+    bool poll_sockets(std::chrono::milliseconds timeout);
     // Returns false when there was nothing to receive.
     bool receive(std::vector<zmq::message_t> &frames);
     void handle(std::vector<zmq::message_t> &frames);
