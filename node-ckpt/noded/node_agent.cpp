@@ -253,19 +253,23 @@ void node_agent::start_resume(int64_t r_ns)
             g.error.clear();
         }
     }
-    // Every guest goes on at R, as the delay nodes do. Its pause differs from R - F by its cont's latency
-    // minus its stop's (each 1-6 ms under TCG here, so they partly cancel); resuming it as long after R
-    // as its stop landed after F measured worse (stop F+2.0 ms, RESUME R+7.0 ms: 5 ms off; docs/NODE.md).
-    // The RESUMED event says both, guest by guest.
+    // Every guest goes on as long after R as its stop landed after F (resume_plan.hpp), so its pause is
+    // the network's R - F. The RESUMED event says, guest by guest, when it stopped and went on.
     _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
-        if (!_guests[i].lost.empty() || !guest_threads::wait_until(stop, r_ns - precise_sleep_ns))
+        auto &g = _guests[i];
+        const int64_t late = g.freeze.landed_ns && _freeze_ns ? g.freeze.landed_ns - _freeze_ns : 0;
+        const int64_t at = resume_issue_ns(r_ns, late, g.cont.expected_ns());
+        if (!g.lost.empty() || !guest_threads::wait_until(stop, at - precise_sleep_ns))
             return;
-        auto r = _guests[i].backend->resume_at(r_ns);
+        auto r = g.backend->resume_at(at);
         std::lock_guard lock(_mu);
-        if (r)
-            _guests[i].resume = *r;
-        else
-            _guests[i].error = r.error().message;
+        if (r) {
+            g.resume = *r;
+            if (r->issued_ns && r->landed_ns)
+                g.cont.add(r->landed_ns - r->issued_ns);
+        } else {
+            g.error = r.error().message;
+        }
     });
 }
 
@@ -304,12 +308,19 @@ std::vector<ctl::Event> node_agent::tick()
             if (!g.error.empty())
                 errors += (errors.empty() ? "" : "; ") + g.def.name + ": " + g.error;
         if (errors.empty()) {
-            // When each guest went on, against R, and when its stop had landed, against F.
+            // When each guest went on, against R, and when its stop had landed, against F: the difference
+            // is how much longer its pause was than the network's.
             std::string when;
-            for (const auto &g : _guests)
-                if (g.resume.landed_ns)
-                    when += (when.empty() ? "" : ", ") + g.def.name + " R" + offset_text(g.resume.landed_ns - _resume_ns) +
-                            (g.freeze.landed_ns && _freeze_ns ? " (stopped F" + offset_text(g.freeze.landed_ns - _freeze_ns) + ")" : "");
+            for (const auto &g : _guests) {
+                if (!g.resume.landed_ns)
+                    continue;
+                const int64_t went_on = g.resume.landed_ns - _resume_ns;
+                when += (when.empty() ? "" : ", ") + g.def.name + " R" + offset_text(went_on);
+                if (g.freeze.landed_ns && _freeze_ns) {
+                    const int64_t stopped = g.freeze.landed_ns - _freeze_ns;
+                    when += " (stopped F" + offset_text(stopped) + "; paused R-F" + offset_text(went_on - stopped) + ")";
+                }
+            }
             out.push_back(event(ctl::Event::RESUMED, "resumed at " + std::to_string(_resume_ns) +
                                                          (when.empty() ? "" : ": " + when) + lost_text()));
         } else {

@@ -15,6 +15,7 @@
 
 #include "guest_host.hpp"
 #include "guest_threads.hpp"
+#include "resume_plan.hpp"
 #include "stasis/control.pb.h"
 #include "stasis/node/disk_store.hpp"
 
@@ -66,6 +67,7 @@ private:
         std::optional<node::volume> snapshot;  // taken by the save of this freeze
         node::instant_report freeze;           // landed_ns 0 until it stopped
         node::instant_report resume;
+        cont_latency cont;                     // of its last conts, to issue the next one early by it
         std::string error;                     // of its last threaded step
         std::string lost;                      // how its QEMU ended unasked ("" while there): backend->lost()
     };

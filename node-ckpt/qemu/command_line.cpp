@@ -1,11 +1,11 @@
-// QEMU's command line for a guest: the same on the first start and on every restore (migration needs the
-// same machine and devices on both sides); a restore only adds -S -incoming defer.
+// QEMU's command line for a guest: the same on the first start and on every restore (a saved state
+// loads only into the same machine and devices); a restore only adds -S (stopped until its state is loaded).
 // The result starts with the launcher words, if any.
 #include "stasis/node/qemu_backend.hpp"
 
 namespace stasis::node {
 
-std::vector<std::string> qemu_command_line(const qemu_config &c, bool incoming)
+std::vector<std::string> qemu_command_line(const qemu_config &c, bool stopped)
 {
     std::vector<std::string> a{
         c.qemu_binary, "-name", c.name, "-nodefaults", "-no-user-config", "-machine", "q35",
@@ -36,8 +36,8 @@ std::vector<std::string> qemu_command_line(const qemu_config &c, bool incoming)
     if (!c.disk.empty())
         a.insert(a.end(), {"-drive", "file=" + c.disk + ",if=virtio,format=qcow2,cache=writeback"});
     a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
-    if (incoming)
-        a.insert(a.end(), {"-S", "-incoming", "defer"});
+    if (stopped)
+        a.push_back("-S");
     a.insert(a.begin(), c.launcher.begin(), c.launcher.end());
     return a;
 }

@@ -44,6 +44,7 @@ struct guest_log {
     std::atomic<bool> fail_freeze{false};
     std::atomic<int64_t> stop_late_ns{0};  // its stop lands this long after F, as a busy QEMU's does
     std::atomic<int64_t> resumed_for{0};   // the instant its last resume_at was asked for
+    std::atomic<int64_t> cont_ns{1'000'000};  // its cont lands this long after it is issued
     std::string last_disk;
     // How its QEMU ended unasked, as qemu_backend::lost() says it ("" while it runs).
     void set_lost(std::string why)
@@ -79,8 +80,8 @@ public:
             return node::fail(node_error::kind::closed, "QEMU for " + _name + " exited");
         ++_log.freezes;
         _state = guest_state::frozen;
-        return node::instant_report{.target_ns = f, .issued_ns = now_ns(), .returned_ns = now_ns(),
-                                    .landed_ns = std::max(f, now_ns())};
+        return node::instant_report{.target_ns = f, .issued_ns = f, .returned_ns = now_ns(),
+                                    .landed_ns = f + _log.stop_late_ns};
     }
     node::result<node::save_report> save(const std::string &path) override
     {
@@ -107,10 +108,11 @@ public:
         if (_state != guest_state::frozen)
             return node::fail(node_error::kind::state, _name + " is not frozen");
         _log.resumed_for = r;
-        sleep_until(r);
+        sleep_until(r + _log.cont_ns);
         ++_log.resumes;
         _state = guest_state::running;
-        return node::instant_report{.target_ns = r, .issued_ns = 0, .returned_ns = 0, .landed_ns = now_ns()};
+        return node::instant_report{.target_ns = r, .issued_ns = r, .returned_ns = now_ns(),
+                                    .landed_ns = r + _log.cont_ns};
     }
     node::result<void> release() override
     {
@@ -327,40 +329,74 @@ TEST_F(noded_agent_test, abort_before_f_still_freezes_at_f_and_resumes_at_r)
     EXPECT_EQ(a->phase(), node_phase::running);
 }
 
-// Every guest goes on at R, as the delay nodes do, whenever its stop landed; the RESUMED event says when
-// each went on against R and when its stop had landed against F, from the live freeze and after a load.
-TEST_F(noded_agent_test, every_guest_resumes_at_r_and_the_event_says_how_late_each_stopped)
+// Each guest goes on as long after R as its stop landed after F, its cont issued early by its expected
+// latency (1 ms before any was measured, then the median of its last conts), so that its pause is the
+// network's R - F; the RESUMED event says when each stopped and went on. From the live freeze, again once
+// its cont was measured, and after a load (the stops' instants from the manifest).
+TEST_F(noded_agent_test, each_guest_resumes_as_long_after_r_as_it_stopped_after_f)
 {
     const std::string path = dir + "/c1/n1";
-    constexpr int64_t late = 8'000'000;
+    constexpr int64_t ms = 1'000'000, late = 8 * ms;
     {
         auto a = make_agent();
         ASSERT_TRUE(a->start_guests());
         host.logs["g1"].stop_late_ns = late;
-        const int64_t f = now_ns() + 20'000'000;
+        host.logs["g1"].cont_ns = 2 * ms;
+        const int64_t f = now_ns() + 20 * ms;
         ASSERT_EQ(prepare(*a, "c1", f).status(), ctl::OK);
         ASSERT_TRUE(wait_event(*a, ctl::Event::FROZEN));
         ASSERT_EQ(save(*a, path).status(), ctl::OK);
-        const int64_t r = now_ns() + 30'000'000;
+        int64_t r = now_ns() + 30 * ms;
         ASSERT_EQ(thaw(*a, r).status(), ctl::OK);
         auto resumed = wait_event(*a, ctl::Event::RESUMED);
         ASSERT_TRUE(resumed);
         std::printf("[live] %s\n", resumed->message().c_str());
-        EXPECT_NE(resumed->message().find("g1 R+"), std::string::npos) << resumed->message();
-        EXPECT_NE(resumed->message().find("(stopped F+8."), std::string::npos) << resumed->message();
-        EXPECT_NE(resumed->message().find("g2 R+"), std::string::npos) << resumed->message();
-        EXPECT_EQ(host.logs["g1"].resumed_for, r);
-        EXPECT_EQ(host.logs["g2"].resumed_for, r);
+        EXPECT_EQ(host.logs["g1"].resumed_for, r + late - 1 * ms) << "issued 1 ms early: none measured yet";
+        EXPECT_EQ(host.logs["g2"].resumed_for, r - 1 * ms) << "g2 stopped at F: it lands at R";
+        EXPECT_NE(resumed->message().find("g1 R+9.00 ms (stopped F+8.00 ms; paused R-F+1.00 ms)"), std::string::npos)
+            << resumed->message();
+        EXPECT_NE(resumed->message().find("g2 R+0.00 ms (stopped F+0.00 ms; paused R-F+0.00 ms)"), std::string::npos)
+            << resumed->message();
+
+        // g1's cont took 2 ms: the next one is issued 2 ms early and its pause is R - F.
+        ASSERT_EQ(prepare(*a, "c2", now_ns() + 20 * ms).status(), ctl::OK);
+        ASSERT_TRUE(wait_event(*a, ctl::Event::FROZEN));
+        r = now_ns() + 30 * ms;
+        ASSERT_EQ(thaw(*a, r).status(), ctl::OK);
+        resumed = wait_event(*a, ctl::Event::RESUMED);
+        ASSERT_TRUE(resumed);
+        std::printf("[live, again] %s\n", resumed->message().c_str());
+        EXPECT_EQ(host.logs["g1"].resumed_for, r + late - 2 * ms);
+        EXPECT_NE(resumed->message().find("g1 R+8.00 ms (stopped F+8.00 ms; paused R-F+0.00 ms)"), std::string::npos)
+            << resumed->message();
     }
     host.logs["g1"].stop_late_ns = 0;
     auto b = make_agent();  // a new daemon loads c1: the stops' instants come from its manifest
     ASSERT_EQ(load(*b, path).status(), ctl::OK);
-    const int64_t r = now_ns() + 30'000'000;
+    const int64_t r = now_ns() + 30 * ms;
     ASSERT_EQ(thaw(*b, r).status(), ctl::OK);
     auto resumed = wait_event(*b, ctl::Event::RESUMED);
     ASSERT_TRUE(resumed);
-    EXPECT_NE(resumed->message().find("(stopped F+8."), std::string::npos) << resumed->message();
-    EXPECT_EQ(host.logs["g1"].resumed_for, r);
+    EXPECT_NE(resumed->message().find("(stopped F+8.00 ms;"), std::string::npos) << resumed->message();
+    EXPECT_EQ(host.logs["g1"].resumed_for, r + late - 1 * ms);
+}
+
+// One stalled cont does not move the next resume (the median of the last five); a stop that landed very
+// late moves the resume by at most max_resume_shift_ns.
+TEST(resume_plan, the_expected_cont_is_the_median_and_the_shift_is_capped)
+{
+    noded::cont_latency c;
+    EXPECT_EQ(c.expected_ns(), noded::cont_latency::default_ns);
+    for (int64_t ns : {900'000, 1'100'000, 70'000'000, 1'000'000})
+        c.add(ns);
+    EXPECT_EQ(c.expected_ns(), 1'100'000);
+    for (int i = 0; i < 5; ++i)
+        c.add(3'000'000);
+    EXPECT_EQ(c.expected_ns(), 3'000'000) << "only the last five count";
+    EXPECT_EQ(noded::resume_issue_ns(1'000'000'000, 5'000'000, 1'000'000), 1'004'000'000);
+    EXPECT_EQ(noded::resume_issue_ns(1'000'000'000, 500'000'000, 1'000'000),
+              1'000'000'000 + noded::max_resume_shift_ns - 1'000'000);
+    EXPECT_EQ(noded::resume_issue_ns(1'000'000'000, -3, 0), 1'000'000'000) << "a stop before F: none";
 }
 
 TEST_F(noded_agent_test, abort_after_save_removes_the_directory_and_resumes)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -90,11 +91,14 @@ protected:
         EXPECT_NE(kill(pid, 0), 0) << "QEMU " << pid << " still there after release";
         EXPECT_EQ(b.status().state, guest_state::released);
 
+        const std::string saved_bytes = file_bytes(saved->path);
         auto restored = b.restore(saved->path);
         ASSERT_OK(restored);
+        EXPECT_TRUE(file_bytes(saved->path) == saved_bytes) << "the restore changed " << saved->path;
         out.restore = *restored;
         EXPECT_EQ(restored->frozen_at_ns, freeze->landed_ns);
-        EXPECT_EQ(b.status().detail, "paused");
+        // Started with -S, the state loaded into it: QEMU calls that "prelaunch", and cont runs it.
+        EXPECT_EQ(b.status().detail, "prelaunch");
         const int64_t r = std::max(f + pause_ns, now_ns() + 300 * ms_ns);
         auto resume = b.resume_at(r);
         ASSERT_OK(resume);
@@ -108,6 +112,12 @@ protected:
         out.cut_wall_ns = now_ns() - window_start;
         out.cut = (*cut)["clock"];
         EXPECT_EQ(b.status().detail, "running");
+    }
+
+    static std::string file_bytes(const std::string &path)
+    {
+        std::ifstream in(path, std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     }
 
     static void report(const char *what, const cycle &c)
@@ -190,7 +200,9 @@ TEST_F(qemu_checkpoint, catch_up_guest_wall_clock_jumps_by_the_pause)
     EXPECT_EQ(c.cut["real_steps_over_1ms"].get<int64_t>(), 1);
 }
 
-// A checkpoint that does not swap out: save, then resume the same QEMU (QEMU's "postmigrate" state).
+// A checkpoint that does not swap out: save, then resume the same QEMU. The save leaves QEMU "paused" with its
+// disks active; a migration would leave it "postmigrate", its block nodes inactive until a cont re-opens them
+// (milliseconds that the guest, not the frozen network, would lose at R).
 TEST_F(qemu_checkpoint, save_then_resume_in_place)
 {
     qemu_backend b(config(time_mode::frozen, "shift=auto,sleep=on"));
@@ -204,7 +216,7 @@ TEST_F(qemu_checkpoint, save_then_resume_in_place)
     ASSERT_OK(saved);
     EXPECT_GT(saved->size_bytes, 1 << 20);
     EXPECT_FALSE(std::filesystem::exists(_dir + "/in-place.state.part"));
-    EXPECT_EQ(b.status().detail, "postmigrate");
+    EXPECT_EQ(b.status().detail, "paused");
     auto resume = b.resume_at(now_ns() + 500 * ms_ns);
     ASSERT_OK(resume);
     EXPECT_EQ(b.status().detail, "running");
@@ -222,6 +234,28 @@ TEST_F(qemu_checkpoint, save_then_resume_in_place)
     auto restore = b.restore(saved->path);
     ASSERT_FALSE(restore);
     EXPECT_EQ(restore.error().what, node_error::kind::state);
+}
+
+// A state file that is not one: refused before any QEMU starts, naming the file; one without the snapshot:
+// QEMU's reason, and no QEMU left behind.
+TEST_F(qemu_checkpoint, restore_refuses_a_file_that_is_not_a_saved_state)
+{
+    const std::string junk = _dir + "/junk.state";
+    std::ofstream(junk) << "QEVM this is no qcow2 image";
+    qemu_backend b(config(time_mode::frozen, "shift=auto,sleep=on"));
+    auto r = b.restore(junk);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find(junk + " is not a qcow2 image"), std::string::npos) << r.error().message;
+    EXPECT_EQ(b.status().state, guest_state::absent);
+
+    const std::string empty = _dir + "/empty.state";
+    ASSERT_EQ(std::system(("qemu-img create -q -f qcow2 " + empty + " 0").c_str()), 0);
+    r = b.restore(empty);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("restoring from " + empty), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("'stasis'"), std::string::npos) << "QEMU names the missing snapshot: "
+                                                                        << r.error().message;
+    EXPECT_EQ(b.status().pid, 0) << "the QEMU started for the restore is gone";
 }
 
 // Without icount the guest's clocks follow the host's: the vCPU thread being descheduled on a loaded host

@@ -1,5 +1,5 @@
-// The QEMU backend of guest_backend: one QEMU process per guest, driven over QMP; save and restore are a
-// migration to and from a file passed as a file descriptor.
+// The QEMU backend of guest_backend: one QEMU process per guest, driven over QMP; the saved state is a qcow2
+// file holding the VM state in one internal snapshot (snapshot-save, snapshot-load).
 #pragma once
 
 #include <chrono>
@@ -55,8 +55,8 @@ struct qemu_config {
     std::string qemu_log() const { return run_dir + "/qemu.log"; }
 };
 
-// QEMU's argument vector for `config`; `incoming` adds -S -incoming defer (a restore).
-std::vector<std::string> qemu_command_line(const qemu_config &config, bool incoming);
+// QEMU's argument vector for `config`; `stopped` adds -S (a restore: the state is loaded before it runs).
+std::vector<std::string> qemu_command_line(const qemu_config &config, bool stopped);
 
 class qemu_process;
 
@@ -83,8 +83,10 @@ public:
     const qemu_config &config() const { return _config; }
 
 private:
-    result<void> launch(bool incoming);
-    result<void> wait_migration(const char *what, const std::string &path);
+    result<void> launch(bool stopped);
+    // Runs the QMP job `command` (job-id added) to its end; its error is `what` failed: QEMU's reason.
+    result<void> run_job(std::string_view command, nlohmann::json arguments, const std::string &what);
+    void close_state_file();
     result<void> apply_catch_up(int64_t resumed_ns);
     // `e` (of a QMP exchange about `what`) restated with QEMU's side: how its process ended, or that it
     // did not answer and what its process is doing.
