@@ -5,6 +5,12 @@
 // stop's landing (F + s) to its cont's (RESUME): for the guest and the network to agree, that is R + s.
 // A cont takes a while to land (about 1 ms under TCG here, docs/NODE.md "Thaw"), so it is issued that much
 // earlier, as measured on this guest's last conts.
+//
+// The stop is never issued early (a guest stops at F or after it): frames the delay node sends before F
+// reach the guest's tap, and a guest that has stopped cannot take them; at a swap-out its QEMU ends and
+// the tap drops them. Stops issued early by their latency lost two segments of the e2e demo's stream that
+// way (gA's fast retransmits in the swap window), where frames due at or after F are held by the delay
+// node and saved.
 #pragma once
 
 #include <algorithm>

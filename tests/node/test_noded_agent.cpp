@@ -44,6 +44,7 @@ struct guest_log {
     std::atomic<bool> fail_freeze{false};
     std::atomic<int64_t> stop_late_ns{0};  // its stop lands this long after F, as a busy QEMU's does
     std::atomic<int64_t> resumed_for{0};   // the instant its last resume_at was asked for
+    std::atomic<int64_t> frozen_for{0};    // the instant its last freeze_at was asked for
     std::atomic<int64_t> cont_ns{1'000'000};  // its cont lands this long after it is issued
     std::string last_disk;
     // How its QEMU ended unasked, as qemu_backend::lost() says it ("" while it runs).
@@ -75,6 +76,7 @@ public:
     {
         if (_state != guest_state::running)
             return node::fail(node_error::kind::state, _name + " is not running");
+        _log.frozen_for = f;
         sleep_until(f + _log.stop_late_ns);
         if (_log.fail_freeze)
             return node::fail(node_error::kind::closed, "QEMU for " + _name + " exited");
@@ -359,7 +361,8 @@ TEST_F(noded_agent_test, each_guest_resumes_as_long_after_r_as_it_stopped_after_
             << resumed->message();
 
         // g1's cont took 2 ms: the next one is issued 2 ms early and its pause is R - F.
-        ASSERT_EQ(prepare(*a, "c2", now_ns() + 20 * ms).status(), ctl::OK);
+        const int64_t f2 = now_ns() + 20 * ms;
+        ASSERT_EQ(prepare(*a, "c2", f2).status(), ctl::OK);
         ASSERT_TRUE(wait_event(*a, ctl::Event::FROZEN));
         r = now_ns() + 30 * ms;
         ASSERT_EQ(thaw(*a, r).status(), ctl::OK);
@@ -369,6 +372,8 @@ TEST_F(noded_agent_test, each_guest_resumes_as_long_after_r_as_it_stopped_after_
         EXPECT_EQ(host.logs["g1"].resumed_for, r + late - 2 * ms);
         EXPECT_NE(resumed->message().find("g1 R+8.00 ms (stopped F+8.00 ms; paused R-F+0.00 ms)"), std::string::npos)
             << resumed->message();
+        // Its stop took 8 ms twice, and is still issued at F, never before (resume_plan.hpp says why).
+        EXPECT_EQ(host.logs["g1"].frozen_for, f2);
     }
     host.logs["g1"].stop_late_ns = 0;
     auto b = make_agent();  // a new daemon loads c1: the stops' instants come from its manifest
