@@ -214,6 +214,19 @@ node::result<json> node_agent::save_guest(guest_slot &g, const std::string &dir,
     e["state"] = file;
     e["state_bytes"] = s->size_bytes;
     e["state_crc32c"] = hex32(*crc);
+    // The files the backend keeps beside the state (the frames waiting in the guest's taps), checked at Load.
+    json files = json::array();
+    for (const auto &f : s->files) {
+        auto c = file_crc(f);
+        if (!c)
+            return std::unexpected(c.error());
+        files.push_back({{"file", fs::path(f).filename().string()}, {"crc32c", hex32(*c)}});
+    }
+    if (!files.empty())
+        e["files"] = files;
+    e["tap_frames"] = s->tap_frames;
+    if (!s->warnings.empty())
+        e["warnings"] = s->warnings;
     e["frozen_at_ns"] = g.freeze.landed_ns;
     e["disk_ns"] = t1 - t0;
     e["save_ns"] = ctl::realtime_ns() - t1;
@@ -290,8 +303,12 @@ ctl::Reply node_agent::save(const ctl::Save &q)
     s->set_freeze_ns(_freeze_ns);
     s->set_file_bytes(uint64_t(bytes) + text.size());
     s->set_checksum("crc32c:" + hex32(snapshot::crc32c(0, text.data(), text.size())));
+    std::string warnings;
+    for (const auto &e : manifest["guests"])
+        for (const auto &w : e.value("warnings", json::array()))
+            warnings += "; " + e.value("name", std::string("?")) + ": " + w.get<std::string>();
     r.set_message("saved " + std::to_string(_guests.size()) + " guest(s) in " + q.path() + " (" +
-                  ms_text(ctl::realtime_ns() - t0) + ")");
+                  ms_text(ctl::realtime_ns() - t0) + ")" + warnings);
     ctl::Event e = event(ctl::Event::SAVED, r.message());
     *e.mutable_snapshot() = r.snapshot();
     _pending.push_back(std::move(e));
@@ -320,6 +337,22 @@ node::result<int64_t> node_agent::load_guest(guest_slot &g, const std::string &d
     if (hex32(*crc) != entry.value("state_crc32c", ""))
         return node::fail(node::node_error::kind::protocol, state + ": CRC-32C " + hex32(*crc) + ", the manifest says " +
                                                                 entry.value("state_crc32c", "?"));
+    const json files = entry.contains("files") ? entry["files"] : json::array();
+    if (!files.is_array())
+        return node::fail(node::node_error::kind::protocol, dir + "/manifest.json: guest " + g.def.name +
+                                                                ": \"files\" is not a list");
+    for (const auto &f : files) {
+        if (!f.is_object() || !f.contains("file") || !f["file"].is_string())
+            return node::fail(node::node_error::kind::protocol, dir + "/manifest.json: guest " + g.def.name +
+                                                                    ": an entry of \"files\" without its \"file\"");
+        const std::string path = dir + "/" + f["file"].get<std::string>();
+        auto c = file_crc(path);
+        if (!c)
+            return std::unexpected(c.error());
+        if (hex32(*c) != f.value("crc32c", ""))
+            return node::fail(node::node_error::kind::protocol, path + ": CRC-32C " + hex32(*c) +
+                                                                    ", the manifest says " + f.value("crc32c", "?"));
+    }
     g.backend = _host.make(g.def.name, disk);
     g.lost.clear();
     if (!g.backend)

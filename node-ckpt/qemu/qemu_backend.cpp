@@ -23,6 +23,7 @@
 #include "instant.hpp"
 #include "qemu_process.hpp"
 #include "stasis/node/small_file.hpp"
+#include "stasis/node/tap_queue.hpp"
 
 namespace stasis::node {
 
@@ -48,8 +49,10 @@ std::string tail_of(const std::string &path, size_t bytes = 600)
     return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
 }
 
-// Next to a saved state: what the restore needs to know about it.
+// Next to a saved state: what the restore needs to know about it, and the frames that waited in its
+// NIC's tap (tap_queue.hpp).
 std::string meta_path(const std::string &path) { return path + ".json"; }
+std::string frames_path(const std::string &path, size_t nic) { return path + ".nic" + std::to_string(nic) + ".pcap"; }
 
 std::string ms_text(ms t) { return std::to_string(t.count()) + " ms"; }
 
@@ -175,6 +178,11 @@ result<instant_report> qemu_backend::freeze_at(int64_t f_ns)
     _frozen_at_ns = r.landed_ns;
     _state = guest_state::frozen;
     _stop_unconfirmed = false;
+    // QEMU's one frame of read-ahead gets the guard, so that what comes after stays in the tap (tap_queue.hpp).
+    _guard_error.clear();
+    for (const auto &nic : _config.nics)
+        if (auto g = put_tap_queue(_process->pid(), nic.tap, {guard_frame()}); !g)
+            _guard_error = g.error().message;
     return r;
 }
 
@@ -244,8 +252,30 @@ result<save_report> qemu_backend::save(const std::string &path)
                                                     {"file", state_file_node}});
             !a)
             return std::unexpected(a.error());
-        return run_job("snapshot-save", {{"tag", state_tag}, {"vmstate", state_node}, {"devices", {state_node}}},
-                       what);
+        if (auto j = run_job("snapshot-save", {{"tag", state_tag}, {"vmstate", state_node}, {"devices", {state_node}}},
+                             what);
+            !j)
+            return j;
+        // What waits in the taps: kept beside the state, and put back at once for a resume in place.
+        for (size_t i = 0; i < _config.nics.size(); ++i) {
+            const std::string &tap = _config.nics[i].tap;
+            auto queue = take_tap_queue(_process->pid(), tap);
+            if (!queue)
+                return fail(queue.error().what, "cannot take the frames waiting in " + queue.error().message);
+            if (queue->qemu_holds_one || !_guard_error.empty())
+                r.warnings.push_back("a frame that reached " + tap + " after the stop is held by QEMU itself, "
+                                     "outside the saved state: a swap-out loses it (" +
+                                     (_guard_error.empty() ? "it came before the guard frame"
+                                                           : "no guard frame: " + _guard_error) + ")");
+            const frame_list &frames = queue->frames;
+            if (auto w = write_frames(frames_path(path, i), frames); !w)
+                return w;
+            r.files.push_back(frames_path(path, i));
+            r.tap_frames += int64_t(frames.size());
+            if (auto p = put_tap_queue(_process->pid(), tap, frames); !p)
+                return fail(p.error().what, "cannot put back the frames taken from " + p.error().message);
+        }
+        return {};
     }();
     if (_qmp)
         close_state_file();  // QEMU flushes and closes it
@@ -264,6 +294,8 @@ result<save_report> qemu_backend::save(const std::string &path)
                                     std::to_string(int64_t(v.f_bavail) * int64_t(v.f_frsize) >> 10) +
                                     " KiB free: No space left on device";
         unlink(part.c_str());
+        for (const auto &f : r.files)
+            unlink(f.c_str());
         if (done.error().what == node_error::kind::closed || done.error().what == node_error::kind::timeout)
             return std::unexpected(qemu_failure("save the guest's state to " + part, done.error()));
         return std::unexpected(done.error());
@@ -274,6 +306,8 @@ result<save_report> qemu_backend::save(const std::string &path)
                                             {"memory_mb", _config.memory_mb}}.dump() + "\n";
     if (auto m = write_small_file(meta_path(path), meta); !m) {
         unlink(part.c_str());
+        for (const auto &f : r.files)
+            unlink(f.c_str());
         return std::unexpected(m.error());
     }
     std::error_code ec;
@@ -281,6 +315,8 @@ result<save_report> qemu_backend::save(const std::string &path)
     if (ec) {
         unlink(part.c_str());
         unlink(meta_path(path).c_str());
+        for (const auto &f : r.files)
+            unlink(f.c_str());
         return fail(node_error::kind::io, "rename " + part + " to " + path + ": " + ec.message());
     }
     if (const int dir = open(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().c_str(),
@@ -331,7 +367,23 @@ result<restore_report> qemu_backend::restore(const std::string &path)
         auto loaded = run_job("snapshot-load", {{"tag", state_tag}, {"vmstate", state_node}, {"devices", {state_node}}},
                               "restoring from " + path);
         (void)_qmp->execute("blockdev-del", {{"node-name", state_node}});
-        return loaded;
+        if (!loaded)
+            return loaded;
+        // The frames that waited in the taps at the save wait in the new QEMU's, which reads them once it
+        // runs (a QEMU started with -S does not read its taps).
+        for (size_t i = 0; i < _config.nics.size(); ++i) {
+            std::error_code missing;
+            if (!fs::exists(frames_path(path, i), missing))
+                continue;
+            auto frames = read_frames(frames_path(path, i));
+            if (!frames)
+                return std::unexpected(frames.error());
+            if (auto p = put_tap_queue(_process->pid(), _config.nics[i].tap, *frames); !p)
+                return fail(p.error().what, "restoring from " + path + ": cannot put back the saved frames into " +
+                                                p.error().message);
+            r.tap_frames += int64_t(frames->size());
+        }
+        return {};
     }();
     std::error_code ec;
     fs::remove(copy, ec);

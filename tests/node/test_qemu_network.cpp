@@ -18,8 +18,20 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <set>
+
 #include "guest_env.hpp"
 #include "stasis/node/qemu_backend.hpp"
+#include "stasis/node/tap_queue.hpp"
 
 namespace stasis::node {
 namespace {
@@ -143,11 +155,12 @@ TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
     const int64_t f = now_ns() + 300 * ms_ns;
     instant_report fa, fb, ra, rb;
     both([&](qemu_backend &g) { auto r = g.freeze_at(f); ASSERT_OK(r); (&g == &a ? fa : fb) = *r; }, a, b);
-    int64_t saved_bytes = 0;
+    int64_t saved_bytes = 0, tap_frames = 0;
     for (auto *g : {&a, &b}) {
         auto s = g->save(tmp.path() + "/" + g->config().name + ".state");
         ASSERT_OK(s);
         saved_bytes += s->size_bytes;
+        tap_frames += s->tap_frames;
         ASSERT_OK(g->release());
     }
     for (auto *g : {&a, &b})
@@ -182,9 +195,10 @@ TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
     const json da = counter_delta((*before_a)["counters"], (*after_a)["counters"]);
     const json db = counter_delta((*before_b)["counters"], (*after_b)["counters"]);
 
-    std::printf("[two guests] freeze skew %+.3f / %+.3f ms, resume skew %+.3f / %+.3f ms, saved %.1f MiB\n",
+    std::printf("[two guests] freeze skew %+.3f / %+.3f ms, resume skew %+.3f / %+.3f ms, saved %.1f MiB and %lld "
+                "frames from the taps\n",
                 fa.skew_ns() / 1e6, fb.skew_ns() / 1e6, ra.skew_ns() / 1e6, rb.skew_ns() / 1e6,
-                saved_bytes / 1048576.0);
+                saved_bytes / 1048576.0, (long long)tap_frames);
     std::printf("[two guests] stream: sent %lld, received %lld (%lld before the cut), first bad offset %lld\n",
                 (long long)sent, (long long)recv["received_bytes"].get<int64_t>(), (long long)received_before,
                 (long long)recv["first_bad_offset"].get<int64_t>());
@@ -200,6 +214,118 @@ TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
     // A probe sent just before F comes back after R in wall time, but the guests' clocks did not see the
     // pause: no RTT sample may contain it.
     EXPECT_LT((*rtt)["rtt"]["max_ns"].get<int64_t>(), 1'000 * ms_ns);
+}
+
+
+// An AF_PACKET socket on `tap` in namespace `ns`: it sends, and receives every frame both ways (ETH_P_ALL:
+// a bridge port's own ARP handlers never see what the bridge takes).
+int arp_socket(const std::string &ns, const std::string &tap)
+{
+    int fd = -1;
+    std::thread([&] {
+        const int nsfd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+            return;
+        close(nsfd);
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+        sockaddr_ll at{};
+        at.sll_family = AF_PACKET;
+        at.sll_protocol = htons(ETH_P_ALL);
+        at.sll_ifindex = int(if_nametoindex(tap.c_str()));
+        if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr *>(&at), sizeof at) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }).join();
+    return fd;
+}
+
+// "Who has 10.77.0.2? Tell 10.77.0.SENDER", broadcast from a MAC of no guest.
+std::string arp_request(int sender)
+{
+    const unsigned char frame[42] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x08, 0x06,  // Ethernet
+        0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,                                            // request
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 10, 77, 0, (unsigned char)sender,                // sender
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 77, 0, 2,                                    // target
+    };
+    return {reinterpret_cast<const char *>(frame), sizeof frame};
+}
+
+// Frames that reach a guest's tap after it stopped wait in the tap's queue; a swap-out would drop them with
+// the old QEMU. The save keeps them (a pcap beside the state) and the restore puts them into the new QEMU's
+// tap: ARP requests sent to the stopped guest are answered after the restore and the resume, every one.
+// Without the guard frame QEMU reads the first request into its own queue and 4 of 5 are answered; without
+// the save keeping the tap's queue, none.
+TEST(qemu_network, frames_waiting_in_the_tap_of_a_stopped_guest_survive_a_swap_out)
+{
+    const auto image = test::image_from_env();
+    if (image.kernel.empty())
+        GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root for the network namespace and taps";
+    tap_lab lab;
+    ASSERT_TRUE(lab.ok) << "cannot set up namespace " << lab.name << " with a bridge and two taps";
+    test::temp_dir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    qemu_config c;
+    c.name = "receiver";
+    c.launcher = {"ip", "netns", "exec", lab.name};
+    c.kernel = image.kernel;
+    c.initrd = image.initrd;
+    c.append = "console=ttyS0 panic=-1 tsc=reliable stasis.name=receiver stasis.ip=10.77.0.2/24";
+    c.run_dir = tmp.path() + "/receiver";
+    c.nics = {{"tapb", "52:54:00:77:00:02"}};
+    c.die_with_parent = true;
+    qemu_backend g(c);
+    ASSERT_OK(g.start());
+    ASSERT_OK(g.agent(ms(180'000)));
+
+    const int sock = arp_socket(lab.name, "tapb");
+    ASSERT_GE(sock, 0) << "no AF_PACKET socket on tapb in " << lab.name;
+    ASSERT_OK(g.freeze_at(now_ns()));
+    constexpr int requests = 5;
+    for (int i = 0; i < requests; ++i) {  // as a delay node's port on the tap sends them
+        const std::string f = arp_request(101 + i);
+        ASSERT_EQ(send(sock, f.data(), f.size(), 0), ssize_t(f.size()));
+    }
+    const std::string state = tmp.path() + "/receiver.state";
+    auto saved = g.save(state);
+    ASSERT_OK(saved);
+    std::printf("[tap queue] the save kept %lld frame(s) from tapb\n", (long long)saved->tap_frames);
+    EXPECT_GE(saved->tap_frames, requests);
+    ASSERT_EQ(saved->files.size(), 1u);
+    auto kept = read_frames(saved->files[0]);
+    ASSERT_OK(kept);
+    int kept_requests = 0;
+    for (const auto &f : *kept)
+        kept_requests += f.size() >= 42 && f.compare(0, 14, arp_request(0), 0, 14) == 0;
+    EXPECT_EQ(kept_requests, requests) << "the pcap beside the state holds the requests, the first one too: QEMU's "
+                                          "read-ahead took the guard frame";
+    EXPECT_TRUE(saved->warnings.empty()) << saved->warnings.front();
+
+    ASSERT_OK(g.release());  // the old QEMU's tap queue goes with it
+    auto restored = g.restore(state);
+    ASSERT_OK(restored);
+    EXPECT_EQ(restored->tap_frames, saved->tap_frames);
+    ASSERT_OK(g.resume_at(now_ns()));
+
+    std::set<int> answered;  // the sender addresses the guest's ARP replies go to
+    const int64_t until = now_ns() + 10'000 * ms_ns;
+    char buf[2048];
+    while (int(answered.size()) < requests && now_ns() < until) {
+        pollfd p{sock, POLLIN, 100};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        const ssize_t n = recv(sock, buf, sizeof buf, 0);
+        // An ARP reply (op 2) from 10.77.0.2 to 10.77.0.10x.
+        if (n >= 42 && buf[20] == 0 && buf[21] == 2 && (unsigned char)buf[31] == 2 && (unsigned char)buf[38] == 10 &&
+            (unsigned char)buf[39] == 77)
+            answered.insert((unsigned char)buf[41]);
+    }
+    close(sock);
+    std::printf("[tap queue] ARP replies after the restore: %zu of %d\n", answered.size(), requests);
+    EXPECT_EQ(int(answered.size()), requests) << "every request that waited in the tap reached the guest";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "stasis/node/error.hpp"
 
@@ -33,6 +34,11 @@ struct save_report {
     int64_t size_bytes = 0;
     int64_t started_ns = 0;
     int64_t finished_ns = 0;  // the file is complete, fsynced and renamed
+    // Files the backend wrote beside the state that its restore reads too (the frames waiting in the
+    // guest's taps): the checkpoint keeps them with the state.
+    std::vector<std::string> files{};
+    int64_t tap_frames = 0;  // frames that waited in the guest's taps, kept in `files`
+    std::vector<std::string> warnings{};  // what the save could not keep, for the operator
 };
 
 struct restore_report {
@@ -41,6 +47,7 @@ struct restore_report {
     int64_t launched_ns = 0;  // it answers its control socket
     int64_t finished_ns = 0;  // the state is loaded; the guest is frozen, ready to resume
     int64_t frozen_at_ns = 0; // when the saved guest was frozen (from the save's metadata), 0 if unknown
+    int64_t tap_frames = 0;   // saved frames put back into the guest's taps
 };
 
 struct catch_up_report {

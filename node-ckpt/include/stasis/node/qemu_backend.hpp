@@ -101,6 +101,7 @@ private:
     guest_state _state = guest_state::absent;
     int64_t _frozen_at_ns = 0;  // landed time of the last freeze (or of the saved guest's, after a restore)
     bool _stop_unconfirmed = false;  // a `stop` got no answer in time: QEMU may still carry it out
+    std::string _guard_error;        // why the last freeze could not send a tap its guard frame
     catch_up_report _catch_up;
 };
 
