@@ -1,7 +1,8 @@
 // Two guests on persistent taps joined by a bridge in a network namespace, a TCP pattern stream and UDP RTT
 // probes between them, checkpointed mid-stream: both frozen at F, saved, killed, restored, resumed at R.
-// No delay node here: what was on the wire at F may be lost with the old QEMU's tap queue, so TCP may
-// retransmit (reported); what must hold is that the application gets every byte, intact.
+// No delay node here: the guests stop and go on a few ms apart with nothing to hold what one sends the other
+// meanwhile, so TCP may retransmit (reported); what must hold is that the application gets every byte,
+// intact. Then: frames that reach a stopped guest's tap are kept across a swap-out.
 #include <signal.h>
 #include <unistd.h>
 
@@ -80,6 +81,23 @@ private:
     }
 };
 
+// Guest number n (10.77.0.n, MAC 52:54:00:77:00:0n) of the project's image on `tap` in the lab.
+qemu_config guest_config(const tap_lab &lab, const test::guest_image &image, const test::temp_dir &tmp,
+                         const std::string &name, const std::string &tap, int n)
+{
+    qemu_config c;
+    c.name = name;
+    c.launcher = {"ip", "netns", "exec", lab.name};
+    c.kernel = image.kernel;
+    c.initrd = image.initrd;
+    c.append = "console=ttyS0 panic=-1 tsc=reliable stasis.name=" + name + " stasis.ip=10.77.0." +
+               std::to_string(n) + "/24";
+    c.run_dir = tmp.path() + "/" + name;
+    c.nics = {{tap, "52:54:00:77:00:0" + std::to_string(n)}};
+    c.die_with_parent = true;
+    return c;
+}
+
 json counter_delta(const json &before, const json &after)
 {
     static const std::vector<std::pair<const char *, const char *>> fields{
@@ -114,20 +132,8 @@ TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
     test::temp_dir tmp;
     ASSERT_FALSE(tmp.path().empty());
 
-    auto config = [&](const std::string &name, const std::string &tap, const std::string &ip, int n) {
-        qemu_config c;
-        c.name = name;
-        c.launcher = {"ip", "netns", "exec", lab.name};
-        c.kernel = image.kernel;
-        c.initrd = image.initrd;
-        c.append = "console=ttyS0 panic=-1 tsc=reliable stasis.name=" + name + " stasis.ip=" + ip + "/24";
-        c.run_dir = tmp.path() + "/" + name;
-        c.nics = {{tap, "52:54:00:77:00:0" + std::to_string(n)}};
-        c.die_with_parent = true;
-        return c;
-    };
-    qemu_backend a(config("sender", "tapa", "10.77.0.1", 1));
-    qemu_backend b(config("receiver", "tapb", "10.77.0.2", 2));
+    qemu_backend a(guest_config(lab, image, tmp, "sender", "tapa", 1));
+    qemu_backend b(guest_config(lab, image, tmp, "receiver", "tapb", 2));
     ASSERT_OK(a.start());
     ASSERT_OK(b.start());
     auto ga = a.agent(ms(180'000));
@@ -268,16 +274,7 @@ TEST(qemu_network, frames_waiting_in_the_tap_of_a_stopped_guest_survive_a_swap_o
     ASSERT_TRUE(lab.ok) << "cannot set up namespace " << lab.name << " with a bridge and two taps";
     test::temp_dir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    qemu_config c;
-    c.name = "receiver";
-    c.launcher = {"ip", "netns", "exec", lab.name};
-    c.kernel = image.kernel;
-    c.initrd = image.initrd;
-    c.append = "console=ttyS0 panic=-1 tsc=reliable stasis.name=receiver stasis.ip=10.77.0.2/24";
-    c.run_dir = tmp.path() + "/receiver";
-    c.nics = {{"tapb", "52:54:00:77:00:02"}};
-    c.die_with_parent = true;
-    qemu_backend g(c);
+    qemu_backend g(guest_config(lab, image, tmp, "receiver", "tapb", 2));
     ASSERT_OK(g.start());
     ASSERT_OK(g.agent(ms(180'000)));
 
