@@ -7,10 +7,11 @@
 // earlier, as measured on this guest's last conts.
 //
 // The stop is never issued early (a guest stops at F or after it): frames the delay node sends before F
-// reach the guest's tap, and a guest that has stopped cannot take them; at a swap-out its QEMU ends and
-// the tap drops them. Stops issued early by their latency lost two segments of the e2e demo's stream that
-// way (gA's fast retransmits in the swap window), where frames due at or after F are held by the delay
-// node and saved.
+// would reach a guest that has stopped. Stops issued early by their latency lost two segments of the e2e
+// demo's stream that way (gA's fast retransmits in the swap window: its tap's queue went with the old
+// QEMU). The tap's queue is saved since (tap_queue.hpp), but the first frame after a stop would still race
+// the guard frame into QEMU's read-ahead, outside any saved state; after F nothing new arrives (the delay
+// nodes hold what is due from F), so the guard wins.
 #pragma once
 
 #include <algorithm>
