@@ -109,6 +109,10 @@ xp::OpReport controller::impl::run_checkpoint(const std::string &kind, bool stay
                 a.report->set_artifact_bytes(r.snapshot().file_bytes());
                 a.report->set_checksum(r.snapshot().checksum());
                 a.report->set_state("saved");
+                for (const auto &w : r.snapshot().warnings()) {
+                    a.report->add_warnings(w);
+                    say("warning: " + a.spec->name() + ": " + w);
+                }
                 return {};
             });
             if (!failed.empty())

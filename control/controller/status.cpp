@@ -187,6 +187,8 @@ std::string render_report(const xp::OpReport &r)
                  a.artifact().empty() ? "-" : (a.artifact() + " (" + format_bytes(int64_t(a.artifact_bytes())) + ")").c_str(),
                  a.error().empty() ? "" : ("  error: " + a.error()).c_str());
         o << line;
+        for (const auto &w : a.warnings())
+            o << "    " << a.agent() << ": warning: " << w << "\n";
     }
     return o.str();
 }

@@ -305,8 +305,11 @@ ctl::Reply node_agent::save(const ctl::Save &q)
     s->set_checksum("crc32c:" + hex32(snapshot::crc32c(0, text.data(), text.size())));
     std::string warnings;
     for (const auto &e : manifest["guests"])
-        for (const auto &w : e.value("warnings", json::array()))
-            warnings += "; " + e.value("name", std::string("?")) + ": " + w.get<std::string>();
+        for (const auto &w : e.value("warnings", json::array())) {
+            const std::string line = e.value("name", std::string("?")) + ": " + w.get<std::string>();
+            s->add_warnings(line);
+            warnings += "; " + line;
+        }
     r.set_message("saved " + std::to_string(_guests.size()) + " guest(s) in " + q.path() + " (" +
                   ms_text(ctl::realtime_ns() - t0) + ")" + warnings);
     ctl::Event e = event(ctl::Event::SAVED, r.message());

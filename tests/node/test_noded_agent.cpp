@@ -46,6 +46,8 @@ struct guest_log {
     std::atomic<int64_t> resumed_for{0};   // the instant its last resume_at was asked for
     std::atomic<int64_t> frozen_for{0};    // the instant its last freeze_at was asked for
     std::atomic<int64_t> cont_ns{1'000'000};  // its cont lands this long after it is issued
+    std::atomic<bool> frames_file{false};     // its save writes a file beside the state, as QEMU's taps do
+    std::string save_warning;                 // its save succeeds with this warning
     std::string last_disk;
     // How its QEMU ended unasked, as qemu_backend::lost() says it ("" while it runs).
     void set_lost(std::string why)
@@ -91,8 +93,16 @@ public:
             return node::fail(node_error::kind::state, _name + " is not frozen");
         std::ofstream(path) << "state of " << _name;
         ++_log.saves;
-        return node::save_report{.path = path, .size_bytes = int64_t(fs::file_size(path)), .started_ns = 0,
-                                 .finished_ns = 0};
+        node::save_report r{.path = path, .size_bytes = int64_t(fs::file_size(path)), .started_ns = 0,
+                            .finished_ns = 0};
+        if (_log.frames_file) {
+            std::ofstream(path + ".nic0.pcap") << "frames of " << _name;
+            r.files.push_back(path + ".nic0.pcap");
+            r.tap_frames = 1;
+        }
+        if (!_log.save_warning.empty())
+            r.warnings.push_back(_log.save_warning);
+        return r;
     }
     node::result<node::restore_report> restore(const std::string &path) override
     {
@@ -402,6 +412,39 @@ TEST(resume_plan, the_expected_cont_is_the_median_and_the_shift_is_capped)
     EXPECT_EQ(noded::resume_issue_ns(1'000'000'000, 500'000'000, 1'000'000),
               1'000'000'000 + noded::max_resume_shift_ns - 1'000'000);
     EXPECT_EQ(noded::resume_issue_ns(1'000'000'000, -3, 0), 1'000'000'000) << "a stop before F: none";
+}
+
+// A backend's files beside the state (QEMU's tap frames) are in the manifest with their CRC, which a Load
+// checks; its warnings are in the manifest and the Save reply (which the controller reports).
+TEST_F(noded_agent_test, a_saves_extra_files_are_checked_at_load_and_its_warnings_reported)
+{
+    const std::string path = dir + "/c1/n1";
+    host.logs["g1"].frames_file = true;
+    host.logs["g1"].save_warning = "a frame that reached tapa after the stop is held by QEMU itself";
+    {
+        auto a = make_agent();
+        ASSERT_TRUE(a->start_guests());
+        ASSERT_EQ(prepare(*a, "c1", now_ns() + 20'000'000).status(), ctl::OK);
+        ASSERT_TRUE(wait_event(*a, ctl::Event::FROZEN));
+        auto s = save(*a, path);
+        ASSERT_EQ(s.status(), ctl::OK) << s.message();
+        ASSERT_EQ(s.snapshot().warnings_size(), 1);
+        EXPECT_EQ(s.snapshot().warnings(0), "g1: " + host.logs["g1"].save_warning);
+        EXPECT_NE(s.message().find("held by QEMU itself"), std::string::npos) << s.message();
+        std::ifstream in(path + "/manifest.json");
+        const auto m = nlohmann::json::parse(in);
+        const auto &g1 = m["guests"][0]["name"] == "g1" ? m["guests"][0] : m["guests"][1];
+        ASSERT_EQ(g1["files"].size(), 1u);
+        EXPECT_EQ(g1["files"][0]["file"], "g1.state.nic0.pcap");
+        EXPECT_EQ(g1["tap_frames"], 1);
+        EXPECT_EQ(g1["warnings"][0], host.logs["g1"].save_warning);
+        ASSERT_EQ(release(*a, false).status(), ctl::OK);
+    }
+    std::ofstream(path + "/g1.state.nic0.pcap", std::ios::app) << " changed";
+    auto b = make_agent();
+    auto l = load(*b, path);
+    EXPECT_EQ(l.status(), ctl::FAILED) << l.message();
+    EXPECT_NE(l.message().find("g1.state.nic0.pcap: CRC-32C"), std::string::npos) << l.message();
 }
 
 TEST_F(noded_agent_test, abort_after_save_removes_the_directory_and_resumes)

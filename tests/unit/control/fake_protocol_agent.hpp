@@ -81,6 +81,8 @@ public:
 
     // Failure switches.
     void fail_save(bool on) { locked([&] { _fail_save = on; }); }
+    // Its saves succeed with this warning (as stasis-noded's when QEMU held a frame outside the state).
+    void warn_on_save(std::string w) { locked([&] { _save_warning = std::move(w); }); }
     void refuse_prepare(bool on) { locked([&] { _refuse_prepare = on; }); }
     void set_freeze_mode(freeze_mode m) { locked([&] { _mode = m; }); }
     void set_silent(bool on) { locked([&] { _silent = on; }); }  // requests queue, none is answered
@@ -320,6 +322,8 @@ private:
         s->set_bytes(held_bytes);
         s->set_file_bytes(std::filesystem::file_size(q.path(), ec));
         s->set_checksum("crc32c:0000" + std::to_string(1000 + _s.saved.size()));
+        if (!_save_warning.empty())
+            s->add_warnings(_save_warning);
         r.set_message("saved " + q.path());
         Event e = event(Event::SAVED, r.message());
         *e.mutable_snapshot() = *s;
@@ -447,6 +451,7 @@ private:
     std::vector<Event> _pending, _published;
     std::vector<Request> _requests;
     bool _fail_save = false, _refuse_prepare = false, _silent = false, _stopping = false;
+    std::string _save_warning;
     std::pair<std::string, std::string> _lost;  // guest, why
     freeze_mode _mode = freeze_mode::normal;
     Request::OpCase _hang_on = Request::OP_NOT_SET;

@@ -221,6 +221,27 @@ TEST_F(Controller, skew_over_budget_is_refused_before_anything_is_prepared)
     EXPECT_NEAR(double(prep[0].prepare().freeze_ns() - f.freeze_ns()), double(5 * ms_ns), double(ms_ns));
 }
 
+// A save that succeeds with a warning (stasis-noded: a frame QEMU held outside the saved state) commits
+// the checkpoint, and the warning reaches the operator: the agent's report, the progress lines, the table.
+TEST_F(Controller, a_save_warning_is_reported_and_the_checkpoint_commits)
+{
+    add_agent("d1", 0);
+    add_agent("n1", 0).warn_on_save("g1: a frame that reached tap1 after the stop is held by QEMU itself");
+    std::vector<std::string> progress;
+    controller_options o;
+    o.progress = [&](const std::string &l) { progress.push_back(l); };
+    auto c = make(o);
+    const auto r = c->checkpoint();
+    ASSERT_TRUE(r.ok()) << render_report(r);
+    ASSERT_EQ(line(r, "n1").warnings_size(), 1);
+    EXPECT_TRUE(contains(line(r, "n1").warnings(0), "held by QEMU itself"));
+    EXPECT_EQ(line(r, "d1").warnings_size(), 0);
+    EXPECT_TRUE(std::ranges::any_of(progress, [](const std::string &l) {
+        return contains(l, "warning: n1: g1: a frame that reached tap1");
+    }));
+    EXPECT_TRUE(contains(render_report(r), "n1: warning: g1: a frame that reached tap1")) << render_report(r);
+}
+
 TEST_F(Controller, save_failure_aborts_everywhere_at_one_instant)
 {
     add_agent("d1", 0);
