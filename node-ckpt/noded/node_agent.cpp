@@ -257,8 +257,11 @@ void node_agent::start_resume(int64_t r_ns)
     // the network's R - F. The RESUMED event says, guest by guest, when it stopped and went on.
     _threads.start(_guests.size(), [this, r_ns](size_t i, std::stop_token stop) {
         auto &g = _guests[i];
-        const int64_t late = g.freeze.landed_ns && _freeze_ns ? g.freeze.landed_ns - _freeze_ns : 0;
-        const int64_t at = resume_issue_ns(r_ns, late, g.cont.expected_ns());
+        // A stop that never landed (it failed or timed out) says nothing of the guest's lateness, and QEMU
+        // may carry out the queued stop and cont at once: that cont is issued at R, not early.
+        const int64_t at = g.freeze.landed_ns && _freeze_ns
+                               ? resume_issue_ns(r_ns, g.freeze.landed_ns - _freeze_ns, g.cont.expected_ns())
+                               : r_ns;
         if (!g.lost.empty() || !guest_threads::wait_until(stop, at - precise_sleep_ns))
             return;
         auto r = g.backend->resume_at(at);
