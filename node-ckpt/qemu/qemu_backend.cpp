@@ -235,23 +235,19 @@ result<save_report> qemu_backend::save(const std::string &path)
     const std::string what = "saving to " + part;
     // A new qcow2 of no disk size: snapshot-save writes the VM state (the migration stream, RAM
     // included) into its one internal snapshot. The guest stays paused and its disks active.
+    // Creates a node of `driver` (its image first, of size 0) and opens it as `node`.
+    auto create_and_add = [&](const char *driver, const char *key, const std::string &on, const char *node) -> result<void> {
+        if (auto c = run_job("blockdev-create", {{"options", {{"driver", driver}, {key, on}, {"size", 0}}}}, what); !c)
+            return c;
+        if (auto a = _qmp->execute("blockdev-add", {{"driver", driver}, {"node-name", node}, {key, on}}); !a)
+            return std::unexpected(a.error());
+        return {};
+    };
     auto done = [&]() -> result<void> {
-        if (auto c = run_job("blockdev-create", {{"options", {{"driver", "file"}, {"filename", part}, {"size", 0}}}},
-                             what);
-            !c)
-            return c;
-        if (auto a = _qmp->execute("blockdev-add", {{"driver", "file"}, {"node-name", state_file_node},
-                                                    {"filename", part}});
-            !a)
-            return std::unexpected(a.error());
-        if (auto c = run_job("blockdev-create",
-                             {{"options", {{"driver", "qcow2"}, {"file", state_file_node}, {"size", 0}}}}, what);
-            !c)
-            return c;
-        if (auto a = _qmp->execute("blockdev-add", {{"driver", "qcow2"}, {"node-name", state_node},
-                                                    {"file", state_file_node}});
-            !a)
-            return std::unexpected(a.error());
+        if (auto f = create_and_add("file", "filename", part, state_file_node); !f)
+            return f;
+        if (auto q = create_and_add("qcow2", "file", state_file_node, state_node); !q)
+            return q;
         if (auto j = run_job("snapshot-save", {{"tag", state_tag}, {"vmstate", state_node}, {"devices", {state_node}}},
                              what);
             !j)

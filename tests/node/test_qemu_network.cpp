@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <optional>
 #include <set>
 
 #include "guest_env.hpp"
@@ -120,20 +121,32 @@ void both(F &&f, qemu_backend &a, qemu_backend &b)
     t.join();
 }
 
-TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
-{
-    const auto image = test::image_from_env();
-    if (image.kernel.empty())
-        GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
-    if (geteuid() != 0)
-        GTEST_SKIP() << "needs root for the network namespace and taps";
-    tap_lab lab;
-    ASSERT_TRUE(lab.ok) << "cannot set up namespace " << lab.name << " with a bridge and two taps";
-    test::temp_dir tmp;
-    ASSERT_FALSE(tmp.path().empty());
+// The guest image (meson test sets it), root, and a namespace with a bridge and two taps; a folder.
+class qemu_network : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        image = test::image_from_env();
+        if (image.kernel.empty())
+            GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
+        if (geteuid() != 0)
+            GTEST_SKIP() << "needs root for the network namespace and taps";
+        lab.emplace();
+        ASSERT_TRUE(lab->ok) << "cannot set up namespace " << lab->name << " with a bridge and two taps";
+        tmp.emplace();
+        ASSERT_FALSE(tmp->path().empty());
+    }
 
-    qemu_backend a(guest_config(lab, image, tmp, "sender", "tapa", 1));
-    qemu_backend b(guest_config(lab, image, tmp, "receiver", "tapb", 2));
+    test::guest_image image;
+    std::optional<tap_lab> lab;
+    std::optional<test::temp_dir> tmp;
+};
+
+TEST_F(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
+{
+
+    qemu_backend a(guest_config(*lab, image, *tmp, "sender", "tapa", 1));
+    qemu_backend b(guest_config(*lab, image, *tmp, "receiver", "tapb", 2));
     ASSERT_OK(a.start());
     ASSERT_OK(b.start());
     auto ga = a.agent(ms(180'000));
@@ -163,14 +176,14 @@ TEST(qemu_network, tcp_stream_survives_a_checkpoint_of_both_guests)
     both([&](qemu_backend &g) { auto r = g.freeze_at(f); ASSERT_OK(r); (&g == &a ? fa : fb) = *r; }, a, b);
     int64_t saved_bytes = 0, tap_frames = 0;
     for (auto *g : {&a, &b}) {
-        auto s = g->save(tmp.path() + "/" + g->config().name + ".state");
+        auto s = g->save(tmp->path() + "/" + g->config().name + ".state");
         ASSERT_OK(s);
         saved_bytes += s->size_bytes;
         tap_frames += s->tap_frames;
         ASSERT_OK(g->release());
     }
     for (auto *g : {&a, &b})
-        ASSERT_OK(g->restore(tmp.path() + "/" + g->config().name + ".state"));
+        ASSERT_OK(g->restore(tmp->path() + "/" + g->config().name + ".state"));
     const int64_t r = std::max(f + 4'000 * ms_ns, now_ns() + 300 * ms_ns);
     both([&](qemu_backend &g) { auto x = g.resume_at(r); ASSERT_OK(x); (&g == &a ? ra : rb) = *x; }, a, b);
 
@@ -263,30 +276,21 @@ std::string arp_request(int sender)
 // tap: ARP requests sent to the stopped guest are answered after the restore and the resume, every one.
 // Without the guard frame QEMU reads the first request into its own queue and 4 of 5 are answered; without
 // the save keeping the tap's queue, none.
-TEST(qemu_network, frames_waiting_in_the_tap_of_a_stopped_guest_survive_a_swap_out)
+TEST_F(qemu_network, frames_waiting_in_the_tap_of_a_stopped_guest_survive_a_swap_out)
 {
-    const auto image = test::image_from_env();
-    if (image.kernel.empty())
-        GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
-    if (geteuid() != 0)
-        GTEST_SKIP() << "needs root for the network namespace and taps";
-    tap_lab lab;
-    ASSERT_TRUE(lab.ok) << "cannot set up namespace " << lab.name << " with a bridge and two taps";
-    test::temp_dir tmp;
-    ASSERT_FALSE(tmp.path().empty());
-    qemu_backend g(guest_config(lab, image, tmp, "receiver", "tapb", 2));
+    qemu_backend g(guest_config(*lab, image, *tmp, "receiver", "tapb", 2));
     ASSERT_OK(g.start());
     ASSERT_OK(g.agent(ms(180'000)));
 
-    const int sock = arp_socket(lab.name, "tapb");
-    ASSERT_GE(sock, 0) << "no AF_PACKET socket on tapb in " << lab.name;
+    const int sock = arp_socket(lab->name, "tapb");
+    ASSERT_GE(sock, 0) << "no AF_PACKET socket on tapb in " << lab->name;
     ASSERT_OK(g.freeze_at(now_ns()));
     constexpr int requests = 5;
     for (int i = 0; i < requests; ++i) {  // as a delay node's port on the tap sends them
         const std::string f = arp_request(101 + i);
         ASSERT_EQ(send(sock, f.data(), f.size(), 0), ssize_t(f.size()));
     }
-    const std::string state = tmp.path() + "/receiver.state";
+    const std::string state = tmp->path() + "/receiver.state";
     auto saved = g.save(state);
     ASSERT_OK(saved);
     std::printf("[tap queue] the save kept %lld frame(s) from tapb\n", (long long)saved->tap_frames);
