@@ -48,6 +48,13 @@ struct worker_options {
     uint32_t idle_turns = 256;
     uint32_t command_poll_turns = 64;
     bool forward_only = false;       // classify and send at once, no emulation: the benchmark's baseline
+    // With forward_only, the benchmark's floors: every frame held hold_ns before it is sent, and nothing
+    // else done (no model, no counters, no histogram). `mbufs`: the frames' mbufs wait in a ring, as in
+    // the daemon; `copies`: frames of up to 64 bytes are copied into a ring of 64-byte slots and copied
+    // back into recycled mbufs when they leave.
+    enum class hold_kind : uint8_t { none, mbufs, copies };
+    hold_kind hold = hold_kind::none;
+    int64_t hold_ns = 0;
 };
 
 class worker {
@@ -85,6 +92,11 @@ private:
     void publish_occupancy(int64_t now) noexcept;
     void idle_wait(int64_t now, int64_t next_due) noexcept;
     void forward_loop() noexcept;
+    uint64_t floor_ring_slots() const noexcept;
+    template <typename Keep, typename Send>
+    void floor_loop(Keep &&keep, Send &&send) noexcept;
+    void hold_mbufs_loop() noexcept;
+    void hold_copies_loop() noexcept;
 
     unsigned _lcore;
     node_clock _clock;

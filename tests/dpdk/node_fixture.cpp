@@ -39,7 +39,7 @@ void node_test::start(std::vector<dataplane::link_config> links, std::vector<uns
     cfg.links = std::move(links);
     cfg.worker_lcores = std::move(lcores);
     cfg.mbufs = 16383;
-    dataplane::worker_options wo;
+    dataplane::worker_options wo = worker_opts;
     wo.idle_sleep_ns = idle_sleep_ns;
     wo.command_poll_turns = 16;
     node = std::make_unique<dataplane::delay_node>(cfg, dataplane::node_clock::calibrate(), wo);

@@ -35,6 +35,7 @@ protected:
     std::vector<seen> collect(ring_port &port, size_t want, int64_t until_ns);
     void TearDown() override;
 
+    dataplane::worker_options worker_opts;  // start() sets the idle sleep and command polling on a copy
     std::unique_ptr<dataplane::delay_node> node;
     std::vector<std::unique_ptr<ring_port>> ports;
 };

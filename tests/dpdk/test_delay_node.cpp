@@ -17,6 +17,14 @@ constexpr int64_t ms = 1'000'000, us = 1'000;
 // worker's own lateness histogram checks its timeliness.
 constexpr int64_t observe_slack = 20 * ms;
 
+// The fixture with its set-up open to helpers shared by several tests.
+struct node_test_access : node_test {
+    using node_test::add_port;
+    using node_test::make_link;
+    using node_test::start;
+    using node_test::worker_opts;
+};
+
 int64_t median(std::vector<int64_t> v)
 {
     std::sort(v.begin(), v.end());
@@ -207,6 +215,41 @@ TEST_F(node_test, runtime_change_applies_without_losing_queued_packets)
     EXPECT_LE(got[1900].at_ns - sent[1900], 3 * ms + observe_slack);
     EXPECT_EQ(node->find("l0")->applied.a_to_b.delay_ns, 3 * ms);
     EXPECT_EQ(node->find("l0")->applied.b_to_a.delay_ns, 1 * ms) << "only a_to_b changed";
+}
+
+// The dataplane benchmark's floors (plain forwarding with every frame held, as mbufs or as copies) are
+// only a floor if they forward every frame, intact, in order, no sooner than the hold.
+void check_floor(node_test_access &t, dataplane::worker_options::hold_kind kind)
+{
+    ring_port &a = t.add_port("fa"), &b = t.add_port("fb");
+    pipe_params p;
+    p.delay_ns = 2 * ms;  // sizes the mempool and the floor's rings as for a 2 ms link
+    t.worker_opts.forward_only = true;
+    t.worker_opts.hold = kind;
+    t.worker_opts.hold_ns = 2 * ms;
+    t.start({t.make_link("l0", a, b, p)});
+    // The other direction first: it also warms the worker up, so that its first turns' slowness cannot
+    // hide a frame leaving early below.
+    const auto [back_sent, back] = exchange(b, a, 20, 20 * us, 60, std::nullopt, 1000);
+    ASSERT_EQ(back.size(), 20u);
+    EXPECT_EQ(back[19].seq, 1019u);
+    const auto [sent, got] = exchange(a, b, 300, 20 * us, 60);
+    ASSERT_EQ(got.size(), 300u);
+    for (size_t i = 0; i < got.size(); i++) {
+        ASSERT_EQ(got[i].seq, i) << "reordered, lost or damaged";
+        EXPECT_EQ(got[i].len, 60u);
+        EXPECT_GE(got[i].at_ns - sent[i], 2 * ms) << "frame " << i << " left early";
+    }
+}
+
+TEST_F(node_test_access, the_benchmark_floor_holding_mbufs_forwards_every_frame_after_the_hold)
+{
+    check_floor(*this, dataplane::worker_options::hold_kind::mbufs);
+}
+
+TEST_F(node_test_access, the_benchmark_floor_holding_copies_forwards_every_frame_after_the_hold)
+{
+    check_floor(*this, dataplane::worker_options::hold_kind::copies);
 }
 
 TEST_F(node_test, two_workers_each_own_a_port_pair)

@@ -32,6 +32,7 @@ struct bench_options {
     uint64_t rate_bps = 40'000'000'000;  // the server runs: 64-byte frames take 12.8 ns each
     bool emulated_only = false;  // no baseline: for profiling the emulated loop alone
     bool sweep = false;          // the link's stages one by one, each against the same baseline
+    bool floors = true;          // also the plain forwarding loop with its frames held delay_ns (two ways)
     uint16_t burst = 32;         // the daemon's default (daemon.burst)
 };
 
@@ -54,13 +55,16 @@ link_config bench_link(bool emulate, const bench_options &o)
     return l;
 }
 
-result run_once(bool emulate, const bench_options &o)
+result run_once(bool emulate, const bench_options &o,
+                worker_options::hold_kind hold = worker_options::hold_kind::none)
 {
     daemon_config cfg;
-    cfg.links.push_back(bench_link(emulate, o));
+    cfg.links.push_back(bench_link(emulate || hold != worker_options::hold_kind::none, o));
     cfg.worker_lcores = {1};
     worker_options wo;
     wo.forward_only = !emulate;
+    wo.hold = hold;
+    wo.hold_ns = std::max<int64_t>(o.delay_ns, 1);
     wo.idle_sleep_ns = 0;
     wo.burst = o.burst;
     delay_node node(cfg, node_clock::calibrate(), wo);
@@ -176,13 +180,17 @@ int usage(const char *argv0, int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: %s [EAL options] -- [--seconds S] [--rounds N] [--json]\n"
-            "          [--delay-us D] [--rate-gbit G] [--burst B] [--emulated-only] [--sweep]\n"
+            "          [--delay-us D] [--rate-gbit G] [--burst B] [--emulated-only] [--no-floors] [--sweep]\n"
             "Runs one worker over two net_null ports (64-byte frames), alternating a plain forwarding\n"
             "loop and a fully emulated link (100 us delay, 40 Gbit/s, 1000-slot queue), and prints\n"
             "Mpps of each, their ratio, and the emulated link's transmit lateness.\n"
+            "Two floors run in every round too (--no-floors leaves them out): the plain forwarding loop\n"
+            "with every frame held for the link's delay and nothing else done (no model, counters or\n"
+            "histogram), its mbuf in a ring, or its bytes copied into 64-byte slots: what a delay line\n"
+            "alone costs on this machine; no emulated link can be faster than them.\n"
             "--delay-us and --rate-gbit (0: unlimited) change the emulated link, to see what each stage\n"
             "costs; --burst sets both loops' RX burst (default 32, as daemon.burst);\n"
-            "--emulated-only leaves the baseline out (for profiling). --sweep runs, in every round,\n"
+            "--emulated-only leaves the baseline and the floors out (for profiling). --sweep runs, in every round,\n"
             "the baseline and then the link stage by stage (no delay and no rate; the rate; 10 us, 100 us\n"
             "and 1 ms of delay line), and prints each against that baseline, with its ns a frame.\n"
             "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --vdev net_null0,size=64,copy=1\n"
@@ -222,11 +230,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--rate-gbit") && i + 1 < argc)
             o.rate_bps = uint64_t(atof(argv[++i]) * 1e9);
         else if (!strcmp(argv[i], "--emulated-only"))
-            o.emulated_only = true;
+            o.emulated_only = true, o.floors = false;
         else if (!strcmp(argv[i], "--burst") && i + 1 < argc)
             o.burst = uint16_t(std::clamp(atoi(argv[++i]), 1, 512));
         else if (!strcmp(argv[i], "--sweep"))
             o.sweep = true;
+        else if (!strcmp(argv[i], "--no-floors"))
+            o.floors = false;
         else if (!strcmp(argv[i], "--json"))
             o.json = true;
         else
@@ -244,7 +254,8 @@ int main(int argc, char **argv)
         rte_eal_cleanup();
         return rc;
     }
-    std::vector<double> fwd, emu;
+    using hold = worker_options::hold_kind;
+    std::vector<double> fwd, emu, held_mbufs, held_copies;
     result last{};
     try {
         for (int r = 0; r < o.rounds; r++) {
@@ -252,24 +263,35 @@ int main(int argc, char **argv)
                 fwd.push_back(run_once(false, o).mpps);
             last = run_once(true, o);
             emu.push_back(last.mpps);
+            if (o.floors) {
+                held_mbufs.push_back(run_once(false, o, hold::mbufs).mpps);
+                held_copies.push_back(run_once(false, o, hold::copies).mpps);
+            }
         }
     } catch (const std::exception &e) {
         fprintf(stderr, "bench: %s\n", e.what());
         return 1;
     }
     const double f = fwd.empty() ? 0 : median(fwd), e = median(emu), ratio = fwd.empty() ? 0 : e / f;
+    const double hm = held_mbufs.empty() ? 0 : median(held_mbufs), hc = held_copies.empty() ? 0 : median(held_copies);
     // Each round's own ratio (its emulated run against the baseline run just before it): a host that
     // slows down for a while moves both, so their spread shows how much the medians can be trusted.
-    std::vector<double> round_ratio;
-    for (size_t r = 0; r < fwd.size(); r++)
-        round_ratio.push_back(emu[r] / fwd[r]);
-    std::string rounds;
-    for (double x : round_ratio)
-        rounds += (rounds.empty() ? "" : o.json ? ", " : " ") + fixed(x, o.json ? 3 : 2);
+    auto list = [&](const std::vector<double> &v) {
+        std::string out;
+        for (size_t r = 0; r < v.size() && r < fwd.size(); r++)
+            out += (out.empty() ? "" : o.json ? ", " : " ") + fixed(v[r] / fwd[r], o.json ? 3 : 2);
+        return out;
+    };
+    const std::string rounds = list(emu), rounds_mbufs = list(held_mbufs), rounds_copies = list(held_copies);
     if (o.json) {
         printf("{\"forward_mpps\": %.3f, \"emulated_mpps\": %.3f, \"ratio\": %.3f, \"round_ratios\": [%s], "
-               "\"lateness_p50_ns\": %lu, \"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu}\n",
+               "\"lateness_p50_ns\": %lu, \"lateness_p99_ns\": %lu, \"lateness_max_ns\": %lu",
                f, e, ratio, rounds.c_str(), last.p50_ns, last.p99_ns, last.max_ns);
+        if (o.floors && f > 0)
+            printf(", \"held_mbufs_mpps\": %.3f, \"held_mbufs_ratio\": %.3f, \"held_mbufs_round_ratios\": [%s], "
+                   "\"held_copies_mpps\": %.3f, \"held_copies_ratio\": %.3f, \"held_copies_round_ratios\": [%s]",
+                   hm, hm / f, rounds_mbufs.c_str(), hc, hc / f, rounds_copies.c_str());
+        printf("}\n");
     } else {
         printf("dataplane benchmark: one worker, 2 x net_null, 64-byte frames, median of %d rounds of %.1f s\n",
                o.rounds, o.seconds);
@@ -281,8 +303,17 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "emulated link (%gus, %gGbit, q=1000)", double(o.delay_ns) / 1e3,
                  double(o.rate_bps) / 1e9);
         printf("| %-38s | %6.2f | %.2f  |\n", name, e, ratio);
-        if (!round_ratio.empty())
+        if (o.floors && f > 0) {
+            snprintf(name, sizeof name, "floor: forwarding, mbufs held %gus", double(o.delay_ns) / 1e3);
+            printf("| %-38s | %6.2f | %.2f  |\n", name, hm, hm / f);
+            snprintf(name, sizeof name, "floor: forwarding, copies held %gus", double(o.delay_ns) / 1e3);
+            printf("| %-38s | %6.2f | %.2f  |\n", name, hc, hc / f);
+        }
+        if (!rounds.empty())
             printf("\nratio of each round (emulated against the baseline just before it): %s\n", rounds.c_str());
+        if (!rounds_mbufs.empty())
+            printf("the floors' (against the same baseline): mbufs %s; copies %s\n", rounds_mbufs.c_str(),
+                   rounds_copies.c_str());
         printf("\ntransmit lateness under that load (emulated, a_to_b, last round): p50 %lu ns, p99 %lu ns, "
                "max %lu ns\n",
                last.p50_ns, last.p99_ns, last.max_ns);
