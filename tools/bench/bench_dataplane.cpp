@@ -190,9 +190,10 @@ int usage(const char *argv0, int rc)
             "alone costs on this machine; no emulated link can be faster than them.\n"
             "--delay-us and --rate-gbit (0: unlimited) change the emulated link, to see what each stage\n"
             "costs; --burst sets both loops' RX burst (default 32, as daemon.burst);\n"
-            "--emulated-only leaves the baseline and the floors out (for profiling). --sweep runs, in every round,\n"
-            "the baseline and then the link stage by stage (no delay and no rate; the rate; 10 us, 100 us\n"
-            "and 1 ms of delay line), and prints each against that baseline, with its ns a frame.\n"
+            "--emulated-only leaves the baseline and the floors out (for profiling). --sweep runs, in\n"
+            "every round, the baseline and then the link stage by stage (no delay and no rate; the rate;\n"
+            "10 us, 100 us and 1 ms of delay line), and prints each against that baseline, with its ns a\n"
+            "frame.\n"
             "Without EAL options it uses: --lcores 0@0,1@1 --no-pci --vdev net_null0,size=64,copy=1\n"
             "  --vdev net_null1,size=64,copy=1 and --in-memory with hugepages (else --no-huge -m 1024)\n",
             argv0);
