@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <future>
 #include <pthread.h>
 
@@ -16,7 +17,16 @@ using testing::fake_agent;
 using testing::hello_reply;
 using testing::hello_request;
 
-class round_trip : public ::testing::TestWithParam<std::string> {};
+class round_trip : public ::testing::TestWithParam<std::string> {
+protected:
+    // ZeroMQ leaves the file of an ipc:// endpoint it was given by name when the socket closes.
+    void TearDown() override
+    {
+        const std::string ep = GetParam(), ipc = "ipc://";
+        if (ep.rfind(ipc, 0) == 0)
+            std::filesystem::remove(ep.substr(ipc.size()));
+    }
+};
 
 TEST_P(round_trip, hello_is_answered_with_the_request_id)
 {
