@@ -65,9 +65,9 @@ def main(demo: str, build: str) -> int:
     failed, timing_only = run(demo, build, 1)
     if failed and timing_only:
         # Every count held (stream, retransmissions, losses, exits) and only a bound on time was missed:
-        # on a shared host a held vCPU reads as a guest clock step, a late RTT or a TCP loss probe that
-        # resent nothing (scripts/e2e_demo.py, judge). Measured once more; a second miss fails. A pause
-        # the guests saw would step by R-F (>= 500 ms) in every run.
+        # on a shared host a held vCPU reads as a guest clock step, a late RTT or a TCP tail loss probe
+        # (scripts/e2e_demo.py, judge). Measured once more; a second miss fails. A pause the guests saw
+        # would step by R-F (>= 500 ms) in every run.
         print(f"only bounds on time were missed ({len(failed) - 1}); measuring the whole demo once more")
         failed, _ = run(demo, build, 2)
     print("PASS" if not failed else f"{len(failed)} failure(s)")
