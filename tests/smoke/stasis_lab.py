@@ -281,12 +281,16 @@ class CheckFailed(AssertionError):
 
 
 _failures: list[str] = []
+_timing_failures: list[str] = []  # the failed checks that were bounds on time
+_host_held: list[str] = []        # evidence, from the daemons' own counters, that the host held a worker
 
 
-def check(cond: bool, message: str, fatal: bool = False) -> bool:
+def check(cond: bool, message: str, fatal: bool = False, timing: bool = False) -> bool:
     """Asserts with a message that states measured value, expected value and tolerance. A failed check
     is recorded and the test goes on (so one run shows every failure) unless `fatal`, which stops it
-    (for preconditions of what follows)."""
+    (for preconditions of what follows). `timing` marks a bound on time (a percentile of an error in
+    microseconds), which a host that holds a busy-polling worker's CPU can miss while every count holds;
+    see main()."""
     if cond:
         print(f"  ok: {message.splitlines()[0]}", flush=True)
         return True
@@ -294,7 +298,23 @@ def check(cond: bool, message: str, fatal: bool = False) -> bool:
         raise CheckFailed(message)
     print(f"  FAIL: {message}", flush=True)
     _failures.append(message)
+    if timing:
+        _timing_failures.append(message)
     return False
+
+
+# A worker that busy-polls a link carrying a frame a millisecond spends microseconds a turn: a frame it
+# sent a millisecond or more after the frame's departure means the worker's thread was not running (the
+# host held its vCPU, or the kernel preempted it), not that the model was wrong. Its own lateness
+# histogram says so, independently of what the test measured on the far side.
+HOST_HELD_LATENESS_NS = 1_000_000
+
+
+def note_worker_lateness(label: str, max_ns: int) -> None:
+    """Records a daemon's worker lateness maximum as evidence of a held worker when it is over
+    HOST_HELD_LATENESS_NS; main() measures a test whose only misses are bounds on time once more then."""
+    if max_ns >= HOST_HELD_LATENESS_NS:
+        _host_held.append(f"{label}: worker lateness max {max_ns / 1e6:.2f} ms")
 
 
 def _print_logs(lab: Lab) -> None:
@@ -302,16 +322,14 @@ def _print_logs(lab: Lab) -> None:
         print(f"--- log of {p.name} (pid {p.popen.pid if p.popen else '-'}):\n{p.tail(80)}", file=sys.stderr)
 
 
-def main(test, needs_binaries: bool = True) -> None:
-    """Runs test(lab) in a Lab; exit 0 when every check held, 1 otherwise (with the daemon's log)."""
-    if os.geteuid() != 0:
-        print("FAIL: smoke tests need root (network namespaces, raw sockets)", file=sys.stderr)
-        sys.exit(1)
-    status = 1
-    lab = None
+def _run_once(test) -> bool:
+    """One run of test(lab) in a fresh Lab; True when every check held. A fatal check and a lab error
+    propagate."""
+    _failures.clear()
+    _timing_failures.clear()
+    _host_held.clear()
+    cpus = os.sched_getaffinity(0)  # a test may pin itself off a worker's CPU; the next run starts as this one
     try:
-        if needs_binaries:
-            binaries()
         with Lab() as lab:
             try:
                 test(lab)
@@ -320,7 +338,40 @@ def main(test, needs_binaries: bool = True) -> None:
                 raise
             if _failures:
                 _print_logs(lab)
-        status = 1 if _failures else 0
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return not _failures
+
+
+def _only_the_host(first: list[str]) -> bool:
+    """A run whose every failed check is a bound on time, and whose daemons' own lateness shows the host
+    held a worker, missed for a reason outside the code under test."""
+    return bool(first) and len(_timing_failures) == len(first) and bool(_host_held)
+
+
+def main(test, needs_binaries: bool = True, measure_again_when_held: bool = False) -> None:
+    """Runs test(lab) in a Lab; exit 0 when every check held, 1 otherwise (with the daemon's log).
+
+    With `measure_again_when_held`, a run that missed only bounds on time (check(..., timing=True)) while
+    a daemon's worker was held by the host (note_worker_lateness) is measured once more in a fresh Lab,
+    and the test passes only if that second run holds every check. A miss the code causes repeats and
+    fails; any other failure (a lost, duplicated or early frame, a count) fails at once."""
+    if os.geteuid() != 0:
+        print("FAIL: smoke tests need root (network namespaces, raw sockets)", file=sys.stderr)
+        sys.exit(1)
+    status = 1
+    try:
+        if needs_binaries:
+            binaries()
+        ok = _run_once(test)
+        if not ok and measure_again_when_held and _only_the_host(list(_failures)):
+            first = list(_failures)
+            print("only bounds on time were missed (" + "; ".join(first) + ") while the host held a worker ("
+                  + "; ".join(_host_held) + "): measuring once more", flush=True)
+            ok = _run_once(test)
+            if not ok:
+                _failures[:0] = [f"first run (the host held a worker): {m}" for m in first]
+        status = 0 if ok else 1
         if _failures:
             print(f"FAIL: {len(_failures)} check(s) failed:\n" + "\n".join(_failures), file=sys.stderr)
     except CheckFailed as e:

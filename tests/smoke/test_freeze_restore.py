@@ -12,6 +12,13 @@ the uninterrupted timeline (minus R - F after the pause); a departure before F i
 one at or after F at departure + (R - F). Error = kernel rx time at B - that: |error| p50 <= 50 us and
 p99 <= 200 us over all frames, p50 <= 50 us and max <= 2 ms over the frames held across the cut, none
 early, none more than 10 ms late (see the tolerances below for what was measured).
+
+A run that misses only those bounds on time while a daemon's own lateness histogram says its worker
+sent a frame a millisecond or more late (the host held the worker's CPU: at this load a turn takes
+microseconds) is measured once more, and the second run must hold every check (stasis_lab.main). Two
+CI runs failed on such holds: p99 4.1 ms with the restored worker up to 7.3 ms late, and one frame
+10.2 ms late (eight frames a millisecond apart leaving together). Loss, duplicates, order, counts and an
+early frame fail at once.
 """
 import json
 import math
@@ -93,6 +100,10 @@ def lateness(link: dict) -> str:
     return "worker lateness p50/p99/max %.1f/%.1f/%.1f us" % tuple(vals)
 
 
+def lateness_max_ns(link: dict) -> int:
+    return int(stasis_lab._get(stasis_lab._get(link, "a_to_b", {}) or {}, "lateness_max_ns", 0))
+
+
 def pin_self(cpus) -> None:
     """The controller (and the `stasis`/`ip` commands it runs) off the daemon's worker lcore 1: on 2 vCPUs
     a short-lived process there preempts the busy-polling worker by up to milliseconds. The daemons are
@@ -151,6 +162,7 @@ def test(lab):
     s1 = topo.stats("lan0")
     c1 = pipe_counters(s1, "a_to_b")
     print(f"daemon #1 a_to_b counters at save: {c1}; {lateness(s1)}", flush=True)
+    stasis_lab.note_worker_lateness("daemon #1", lateness_max_ns(s1))
     snap = lab.path("lan0.stasis")
     topo.cli_ok("save", snap)
     print(topo.cli_ok("snapshot", "inspect", snap).text, flush=True)
@@ -176,6 +188,7 @@ def test(lab):
     s2 = topo.stats("lan0")
     c2 = pipe_counters(s2, "a_to_b")
     print(f"daemon #2 a_to_b counters at the end: {c2}; {lateness(s2)}", flush=True)
+    stasis_lab.note_worker_lateness("daemon #2", lateness_max_ns(s2))
     open(spec["stop_file"], "w").close()
     check(cap.wait(timeout=10) == 0, f"capture exit status 0\n{cap.tail()}", fatal=True)
     topo.stop_daemon_checked()
@@ -259,11 +272,11 @@ def test(lab):
         ab = [abs(e) / 1000 for e in allerr]
         p50, p99 = measure.percentile(ab, 50), measure.percentile(ab, 99)
         check(p50 <= TOL_P50_US, f"|error| p50 over {len(ab)} frames: measured {p50:.1f} us, "
-                                 f"expected <= {TOL_P50_US} us")
+                                 f"expected <= {TOL_P50_US} us", timing=True)
         check(p99 <= TOL_P99_US, f"|error| p99 over {len(ab)} frames: measured {p99:.1f} us, "
-                                 f"expected <= {TOL_P99_US} us")
+                                 f"expected <= {TOL_P99_US} us", timing=True)
         check(max(ab) <= TOL_MAX_US, f"|error| max over {len(ab)} frames: measured {max(ab):.1f} us, "
-                                     f"expected <= {TOL_MAX_US} us")
+                                     f"expected <= {TOL_MAX_US} us", timing=True)
         early = min(allerr) / 1000
         check(early >= -TOL_EARLY_US, f"earliest frame relative to the model: measured {early:.1f} us, "
                                       f"expected >= -{TOL_EARLY_US} us (never before its departure)")
@@ -271,14 +284,15 @@ def test(lab):
         if hab:
             hp50 = measure.percentile(hab, 50)
             check(hp50 <= TOL_P50_US, f"|error| p50 over the {len(hab)} held frames: measured {hp50:.1f} us, "
-                                      f"expected <= {TOL_P50_US} us")
+                                      f"expected <= {TOL_P50_US} us", timing=True)
             check(max(hab) <= TOL_HELD_MAX_US, f"|error| max over the {len(hab)} held frames: measured "
-                                               f"{max(hab):.1f} us, expected <= {TOL_HELD_MAX_US} us")
+                                               f"{max(hab):.1f} us, expected <= {TOL_HELD_MAX_US} us",
+                  timing=True)
     b = [abs(e) / 1000 for e in groups["boundary (+-200us)"]]
     if b:
         check(max(b) <= TOL_HELD_MAX_US, f"boundary frames, |error| to the nearer side of the cut: measured max "
-                                    f"{max(b):.1f} us, expected <= {TOL_HELD_MAX_US} us")
+                                    f"{max(b):.1f} us, expected <= {TOL_HELD_MAX_US} us", timing=True)
 
 
 if __name__ == "__main__":
-    stasis_lab.main(test)
+    stasis_lab.main(test, measure_again_when_held=True)
