@@ -14,11 +14,11 @@ p99 <= 200 us over all frames, p50 <= 50 us and max <= 2 ms over the frames held
 early, none more than 10 ms late (see the tolerances below for what was measured).
 
 A run that misses only those bounds on time while a daemon's own lateness histogram says its worker
-sent a frame a millisecond or more late (the host held the worker's CPU: at this load a turn takes
-microseconds) is measured once more, and the second run must hold every check (stasis_lab.main). Two
-CI runs failed on such holds: p99 4.1 ms with the restored worker up to 7.3 ms late, and one frame
-10.2 ms late (eight frames a millisecond apart leaving together). Loss, duplicates, order, counts and an
-early frame fail at once.
+sent a frame later than the largest bound missed (the host held the worker's CPU: at this load a turn
+takes microseconds) is measured once more, and the second run must hold every check (stasis_lab.main).
+Three CI runs failed on such holds: p99 4.1 ms with the restored worker up to 7.3 ms late; p99 240 us
+with it up to 925 us late; one frame 10.2 ms late (eight frames a millisecond apart leaving together).
+Loss, duplicates, order, counts and an early frame fail at once.
 """
 import json
 import math
@@ -272,11 +272,11 @@ def test(lab):
         ab = [abs(e) / 1000 for e in allerr]
         p50, p99 = measure.percentile(ab, 50), measure.percentile(ab, 99)
         check(p50 <= TOL_P50_US, f"|error| p50 over {len(ab)} frames: measured {p50:.1f} us, "
-                                 f"expected <= {TOL_P50_US} us", timing=True)
+                                 f"expected <= {TOL_P50_US} us", bound_ns=TOL_P50_US * 1000)
         check(p99 <= TOL_P99_US, f"|error| p99 over {len(ab)} frames: measured {p99:.1f} us, "
-                                 f"expected <= {TOL_P99_US} us", timing=True)
+                                 f"expected <= {TOL_P99_US} us", bound_ns=TOL_P99_US * 1000)
         check(max(ab) <= TOL_MAX_US, f"|error| max over {len(ab)} frames: measured {max(ab):.1f} us, "
-                                     f"expected <= {TOL_MAX_US} us", timing=True)
+                                     f"expected <= {TOL_MAX_US} us", bound_ns=TOL_MAX_US * 1000)
         early = min(allerr) / 1000
         check(early >= -TOL_EARLY_US, f"earliest frame relative to the model: measured {early:.1f} us, "
                                       f"expected >= -{TOL_EARLY_US} us (never before its departure)")
@@ -284,14 +284,15 @@ def test(lab):
         if hab:
             hp50 = measure.percentile(hab, 50)
             check(hp50 <= TOL_P50_US, f"|error| p50 over the {len(hab)} held frames: measured {hp50:.1f} us, "
-                                      f"expected <= {TOL_P50_US} us", timing=True)
+                                      f"expected <= {TOL_P50_US} us", bound_ns=TOL_P50_US * 1000)
             check(max(hab) <= TOL_HELD_MAX_US, f"|error| max over the {len(hab)} held frames: measured "
                                                f"{max(hab):.1f} us, expected <= {TOL_HELD_MAX_US} us",
-                  timing=True)
+                  bound_ns=TOL_HELD_MAX_US * 1000)
     b = [abs(e) / 1000 for e in groups["boundary (+-200us)"]]
     if b:
         check(max(b) <= TOL_HELD_MAX_US, f"boundary frames, |error| to the nearer side of the cut: measured max "
-                                    f"{max(b):.1f} us, expected <= {TOL_HELD_MAX_US} us", timing=True)
+                                    f"{max(b):.1f} us, expected <= {TOL_HELD_MAX_US} us",
+              bound_ns=TOL_HELD_MAX_US * 1000)
 
 
 if __name__ == "__main__":
