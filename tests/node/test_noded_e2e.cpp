@@ -33,7 +33,7 @@ protected:
         noded = getenv("STASIS_NODED") ? getenv("STASIS_NODED") : "";
         cli = getenv("STASIS_CLI") ? getenv("STASIS_CLI") : "";
         if (_image.kernel.empty() || noded.empty() || cli.empty())
-            GTEST_SKIP() << "STASIS_GUEST_KERNEL/INITRD, STASIS_NODED, STASIS_CLI not set (meson test sets them)";
+            GTEST_FAIL() << "STASIS_GUEST_KERNEL/INITRD, STASIS_NODED, STASIS_CLI not set (meson test sets them)";
         _tmp = std::make_unique<test::temp_dir>();
         dir = _tmp->path();
         ASSERT_FALSE(dir.empty());

@@ -40,7 +40,7 @@ protected:
     {
         _image = test::image_from_env();
         if (_image.kernel.empty())
-            GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
+            GTEST_FAIL() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
         _tmp = std::make_unique<test::temp_dir>();
         ASSERT_FALSE(_tmp->path().empty());
         _dir = _tmp->path();

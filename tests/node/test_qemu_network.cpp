@@ -128,9 +128,9 @@ protected:
     {
         image = test::image_from_env();
         if (image.kernel.empty())
-            GTEST_SKIP() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
+            GTEST_FAIL() << "STASIS_GUEST_KERNEL / STASIS_GUEST_INITRD not set (meson test sets them)";
         if (geteuid() != 0)
-            GTEST_SKIP() << "needs root for the network namespace and taps";
+            GTEST_FAIL() << "needs root for the network namespace and taps";
         lab.emplace();
         ASSERT_TRUE(lab->ok) << "cannot set up namespace " << lab->name << " with a bridge and two taps";
         tmp.emplace();
