@@ -281,7 +281,7 @@ class CheckFailed(AssertionError):
 
 
 _failures: list[str] = []
-_timing_failures: list[tuple[str, int]] = []  # the failed bounds on time: (message, bound in ns)
+_timing_bounds: list[int] = []  # the bounds on time (ns) of the failed checks that were one
 _worker_lateness: list[tuple[str, int]] = []  # the daemons' own worker lateness maxima: (daemon, ns)
 
 
@@ -299,7 +299,7 @@ def check(cond: bool, message: str, fatal: bool = False, bound_ns: int | None = 
     print(f"  FAIL: {message}", flush=True)
     _failures.append(message)
     if bound_ns is not None:
-        _timing_failures.append((message, bound_ns))
+        _timing_bounds.append(bound_ns)
     return False
 
 
@@ -318,7 +318,7 @@ def _run_once(test) -> bool:
     """One run of test(lab) in a fresh Lab; True when every check held. A fatal check and a lab error
     propagate."""
     _failures.clear()
-    _timing_failures.clear()
+    _timing_bounds.clear()
     _worker_lateness.clear()
     cpus = os.sched_getaffinity(0)  # a test may pin itself off a worker's CPU; the next run starts as this one
     try:
@@ -341,9 +341,9 @@ def _held_by_the_host() -> str | None:
     tests' loads a worker's turn takes microseconds, so a worker that late was not running: the host
     held its CPU (README, "The test machine holds its own vCPUs"). A wrong departure computed by the
     model is not in the worker's own lateness, which measures sends against the model's departures."""
-    if not _failures or len(_timing_failures) != len(_failures) or not _worker_lateness:
+    if not _failures or len(_timing_bounds) != len(_failures) or not _worker_lateness:
         return None
-    need = max(b for _, b in _timing_failures)
+    need = max(_timing_bounds)
     daemon, worst = max(_worker_lateness, key=lambda x: x[1])
     if worst < need:
         return None

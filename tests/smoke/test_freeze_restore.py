@@ -93,15 +93,14 @@ def stats_line(name: str, errs_ns: list[int]) -> str:
             f"|error| p99 {measure.percentile(ab, 99):8.1f} us")
 
 
-def lateness(link: dict) -> str:
-    """The worker's lateness on a_to_b (send time - model departure) as the daemon reports it."""
+def lateness_ns(link: dict) -> dict[str, int]:
+    """The worker's lateness on a_to_b (send time - model departure) as the daemon reports it: p50, p99, max."""
     pipe = stasis_lab._get(link, "a_to_b", {}) or {}
-    vals = [int(stasis_lab._get(pipe, f"lateness_{k}_ns", 0)) / 1000 for k in ("p50", "p99", "max")]
-    return "worker lateness p50/p99/max %.1f/%.1f/%.1f us" % tuple(vals)
+    return {k: int(stasis_lab._get(pipe, f"lateness_{k}_ns", 0)) for k in ("p50", "p99", "max")}
 
 
-def lateness_max_ns(link: dict) -> int:
-    return int(stasis_lab._get(stasis_lab._get(link, "a_to_b", {}) or {}, "lateness_max_ns", 0))
+def lateness(link: dict) -> str:
+    return "worker lateness p50/p99/max %.1f/%.1f/%.1f us" % tuple(v / 1000 for v in lateness_ns(link).values())
 
 
 def pin_self(cpus) -> None:
@@ -162,7 +161,7 @@ def test(lab):
     s1 = topo.stats("lan0")
     c1 = pipe_counters(s1, "a_to_b")
     print(f"daemon #1 a_to_b counters at save: {c1}; {lateness(s1)}", flush=True)
-    stasis_lab.note_worker_lateness("daemon #1", lateness_max_ns(s1))
+    stasis_lab.note_worker_lateness("daemon #1", lateness_ns(s1)["max"])
     snap = lab.path("lan0.stasis")
     topo.cli_ok("save", snap)
     print(topo.cli_ok("snapshot", "inspect", snap).text, flush=True)
@@ -188,7 +187,7 @@ def test(lab):
     s2 = topo.stats("lan0")
     c2 = pipe_counters(s2, "a_to_b")
     print(f"daemon #2 a_to_b counters at the end: {c2}; {lateness(s2)}", flush=True)
-    stasis_lab.note_worker_lateness("daemon #2", lateness_max_ns(s2))
+    stasis_lab.note_worker_lateness("daemon #2", lateness_ns(s2)["max"])
     open(spec["stop_file"], "w").close()
     check(cap.wait(timeout=10) == 0, f"capture exit status 0\n{cap.tail()}", fatal=True)
     topo.stop_daemon_checked()
